@@ -1,0 +1,1 @@
+"""Benchmark of turn-taking on real conversations (see README, "Benchmark")."""

@@ -1,0 +1,144 @@
+"""Shared data types of the benchmark: manifest items, transcripts, system protocols.
+
+These types are the seam between the parts of the benchmark (set derivation, manifest
+parsing, runners, systems under test). The manifest formats themselves are fixed by the
+benchmark contract; fields beyond it are optional extensions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+OverlapLabel = Literal["backchannel", "interruption"]
+Samples = npt.NDArray[np.float32]
+"""Mono float32 samples in [-1, 1]."""
+
+BENCH_SAMPLE_RATE_HZ = 16_000
+"""Every system receives audio resampled to this rate (the loader does it once per item)."""
+
+
+@dataclass(frozen=True)
+class OverlapItem:
+    """One line of an overlap manifest."""
+
+    id: str
+    audio: Path
+    """Absolute path of the user's audio (WAV or FLAC, mono or stereo, 8-48 kHz)."""
+    label: OverlapLabel
+    onset_s: float
+    """Where the user's speech starts in `audio`, seconds."""
+    agent_text: str | None = None
+    """What the agent said up to the onset."""
+    text: str | None = None
+    """Reference transcript: for reports only, never read by a system under test."""
+    source: str | None = None
+    """Optional: corpus the item comes from (e.g. "mrda", "swda")."""
+    speaker: str | None = None
+    """Optional: speaker key (corpus-unique), for per-speaker analyses."""
+
+
+@dataclass(frozen=True)
+class EndpointItem:
+    """One line of an endpoint manifest."""
+
+    id: str
+    audio: Path
+    speech_end_s: float
+    """End of the turn's last word, seconds from the start of `audio`."""
+    pauses: tuple[tuple[float, float], ...]
+    """Mid-turn silences (start_s, end_s) after which the same speaker went on."""
+    text: str | None = None
+    """Reference transcript: for reports only, never read by a system under test."""
+    speaker: str | None = None
+    """Optional: corpus-unique speaker key; policies may adapt per speaker in manifest order."""
+    pause_texts: tuple[str, ...] | None = None
+    """Optional reference text up to each pause (reports and training only)."""
+
+
+@dataclass(frozen=True)
+class TranscriptEvent:
+    """A streaming speech-to-text result as a system would receive it."""
+
+    at_s: float
+    """Stream time (s, from the start of the item's audio) when the result is available:
+    end of the audio it covers plus the measured inference time."""
+    text: str
+    """Full hypothesis of the current utterance so far."""
+    is_final: bool
+    audio_end_s: float
+    """Stream time (s) of the last audio the hypothesis covers."""
+
+
+@dataclass(frozen=True)
+class OverlapDecision:
+    """A system's verdict on one overlap item."""
+
+    decision: OverlapLabel
+    decided_at_s: float
+    """Seconds after `onset_s` at which the final decision was taken."""
+    probability: float | None = None
+    """Optional: the system's interruption probability at the decision."""
+
+
+@dataclass
+class OverlapResultItem:
+    """One item of the `overlap`/`session` report (the contract's fields)."""
+
+    id: str
+    decision: OverlapLabel
+    decided_at_s: float | None
+    agent_stopped: bool = False
+    stop_latency_s: float | None = None
+    user_turn_committed: bool = False
+    llm_called: bool = False
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EndpointOutcome:
+    """What an end-of-turn policy did on one item at one operating point."""
+
+    pause_fired: tuple[bool, ...]
+    """Per manifest pause: whether the policy declared the turn over inside it."""
+    fired_at_s: float | None
+    """First moment after `speech_end_s` the policy declared the turn over (None: never)."""
+
+
+class OverlapSystem(Protocol):
+    """A backchannel/interruption classifier that hears the audio as a stream."""
+
+    name: str
+
+    def decide(
+        self, item: OverlapItem, audio: Samples, transcript: Sequence[TranscriptEvent]
+    ) -> OverlapDecision:
+        """Stream `audio` (16 kHz) in 10-20 ms frames, reading only the transcript events
+        whose `at_s` is not later than the current stream time, and decide."""
+        ...
+
+
+class EndpointPolicy(Protocol):
+    """An end-of-turn policy, evaluated at several operating points in one pass."""
+
+    name: str
+    thresholds: Sequence[float]
+    """Operating points swept for the trade-off curve (meaning is policy-specific)."""
+    default_threshold: float
+    """The operating point used for the headline figures (chosen on val, never on test)."""
+
+    def reset(self) -> None:
+        """Forget all per-speaker state (called once before a manifest is run)."""
+        ...
+
+    def run(
+        self, item: EndpointItem, audio: Samples, transcript: Sequence[TranscriptEvent]
+    ) -> list[EndpointOutcome]:
+        """One outcome per entry of `thresholds`, in the same order. Items arrive in
+        manifest order; a policy may learn from earlier items of the same speaker."""
+        ...

@@ -1,0 +1,131 @@
+"""Configuration: one home for every setting, clear errors, secrets never printed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from worker.config import (
+    ConfigError,
+    Secret,
+    Settings,
+    load_settings,
+    missing_for_mode,
+    missing_message,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+ALL_KEYS = {
+    "LIVEKIT_URL": "wss://example.invalid",
+    "LIVEKIT_API_KEY": "APIfakekey123",
+    "LIVEKIT_API_SECRET": "fake-secret-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    "DEEPGRAM_API_KEY": "dg-fake-0123456789",
+    "OPENAI_API_KEY": "sk-fake-0123456789",
+}
+
+
+def test_defaults_are_valid_and_offline_modes_need_nothing() -> None:
+    settings = load_settings({}, dotenv_path=Path("/nonexistent/.env"))
+    assert settings == Settings()
+    assert missing_for_mode(settings, "simulate") == []
+    assert missing_for_mode(settings, "download-files") == []
+    assert missing_for_mode(settings, "start") == list(ALL_KEYS)
+    assert missing_for_mode(settings, "console") == ["DEEPGRAM_API_KEY", "OPENAI_API_KEY"]
+
+
+def test_environment_overrides_dotenv(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("OPENAI_API_KEY=from-file\nLOAD_THRESHOLD=0.5\nAGENT_NAME=file-name\n")
+    settings = load_settings({"AGENT_NAME": "env-name"}, dotenv_path=env_file)
+    assert settings.openai_api_key.get() == "from-file"
+    assert settings.load_threshold == 0.5
+    assert settings.agent_name == "env-name"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "needle"),
+    [
+        ("LOAD_THRESHOLD", "1.5", "(0, 1]"),
+        ("LOAD_THRESHOLD", "high", "must be a number"),
+        ("INPUT_SAMPLE_RATE_HZ", "96000", "[8000, 48000]"),
+        ("INTERRUPTION_MODE", "cloud", "arbiter, vad"),
+        ("ENDPOINTING_MODE", "magic", "adaptive, livekit"),
+        ("USER_AWAY_TIMEOUT_S", "0", "[1, 600]"),
+    ],
+)
+def test_invalid_values_name_the_variable_and_range(name: str, value: str, needle: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings({name: value}, dotenv_path=Path("/nonexistent/.env"))
+    assert name in str(err.value)
+    assert needle in str(err.value)
+
+
+def test_secrets_never_show_in_repr() -> None:
+    settings = load_settings(ALL_KEYS, dotenv_path=Path("/nonexistent/.env"))
+    text = repr(settings) + str(settings)
+    for name in ("LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "DEEPGRAM_API_KEY", "OPENAI_API_KEY"):
+        assert ALL_KEYS[name] not in text
+    assert repr(Secret("x")) == "Secret('***')"
+
+
+def test_missing_message_is_one_line_naming_each_variable() -> None:
+    line = missing_message(["DEEPGRAM_API_KEY", "OPENAI_API_KEY"], "console")
+    assert "\n" not in line
+    assert "DEEPGRAM_API_KEY" in line and "OPENAI_API_KEY" in line and ".env" in line
+
+
+def _run_agent(
+    args: list[str], env_extra: dict[str, str], cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ALL_KEYS}
+    env.update(env_extra)
+    return subprocess.run(
+        [sys.executable, str(REPO / "agent.py"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("mode", ["start", "dev", "console", "connect"])
+def test_worker_exits_2_with_one_line_when_keys_missing(mode: str, tmp_path: Path) -> None:
+    result = _run_agent([mode], {}, tmp_path)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "OPENAI_API_KEY" in lines[0] and "DEEPGRAM_API_KEY" in lines[0]
+    if mode != "console":
+        assert "LIVEKIT_URL" in lines[0] and "LIVEKIT_API_SECRET" in lines[0]
+
+
+def test_worker_reports_only_the_missing_variable(tmp_path: Path) -> None:
+    keys = dict(ALL_KEYS)
+    del keys["OPENAI_API_KEY"]
+    result = _run_agent(["start"], keys, tmp_path)
+    assert result.returncode == 2
+    assert "OPENAI_API_KEY" in result.stderr
+    for name in keys:
+        assert f"{name} (" not in result.stderr
+    for value in keys.values():
+        assert value not in result.stderr and value not in result.stdout
+
+
+def test_worker_reads_dotenv_in_working_directory(tmp_path: Path) -> None:
+    lines = [f"{k}={v}\n" for k, v in ALL_KEYS.items() if k != "LIVEKIT_URL"]
+    (tmp_path / ".env").write_text("".join(lines))
+    result = _run_agent(["start"], {}, tmp_path)
+    assert result.returncode == 2
+    assert "LIVEKIT_URL" in result.stderr and "OPENAI_API_KEY" not in result.stderr
+
+
+def test_invalid_setting_is_a_one_line_error(tmp_path: Path) -> None:
+    result = _run_agent(["start"], {**ALL_KEYS, "LOAD_THRESHOLD": "7"}, tmp_path)
+    assert result.returncode == 2
+    assert "LOAD_THRESHOLD" in result.stderr and "Traceback" not in result.stderr
