@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-quick lint lock clean
+.PHONY: demo test bench bench-quick lock clean audit
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
@@ -32,3 +32,7 @@ lock:
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# Audit the locked dependencies (needs the PyPI JSON vulnerability API to be reachable).
+audit: $(STAMP)
+	$(VENV)/bin/pip-audit -r requirements.lock --no-deps --disable-pip --progress-spinner off
