@@ -1,0 +1,60 @@
+"""Session assembly helpers: phone callers, room audio options, the check-in on silence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from livekit import rtc
+
+from worker.config import Settings
+from worker.session import SIP_PHONE_NUMBER_ATTR, caller_number, install_check_in, room_options
+
+
+class _Participant:
+    def __init__(self, kind: int, attributes: dict[str, str]) -> None:
+        self.kind = kind
+        self.attributes = attributes
+
+
+def test_sip_caller_number_is_read_from_the_participant_attributes() -> None:
+    sip = _Participant(rtc.ParticipantKind.PARTICIPANT_KIND_SIP, {SIP_PHONE_NUMBER_ATTR: "+1415"})
+    web = _Participant(rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD, {SIP_PHONE_NUMBER_ATTR: "x"})
+    anonymous = _Participant(rtc.ParticipantKind.PARTICIPANT_KIND_SIP, {})
+    assert caller_number(sip) == "+1415"  # type: ignore[arg-type]
+    assert caller_number(web) is None  # type: ignore[arg-type]
+    assert caller_number(anonymous) is None  # type: ignore[arg-type]
+
+
+def test_room_audio_is_resampled_to_the_configured_rate() -> None:
+    options = room_options(Settings(input_sample_rate_hz=8_000)).get_audio_input_options()
+    assert options is not None and options.sample_rate == 8_000
+
+
+class _Session:
+    def __init__(self, agent_state: str) -> None:
+        self.agent_state = agent_state
+        self.handlers: dict[str, Any] = {}
+        self.replies: list[str] = []
+
+    def on(self, name: str, handler: Any) -> None:
+        self.handlers[name] = handler
+
+    def generate_reply(self, *, instructions: str) -> None:
+        self.replies.append(instructions)
+
+
+class _StateEvent:
+    def __init__(self, new_state: str) -> None:
+        self.new_state = new_state
+
+
+def test_agent_checks_in_once_when_the_user_goes_away() -> None:
+    session = _Session("listening")
+    install_check_in(session)  # type: ignore[arg-type]
+    session.handlers["user_state_changed"](_StateEvent("speaking"))
+    assert session.replies == []
+    session.handlers["user_state_changed"](_StateEvent("away"))
+    assert len(session.replies) == 1 and "still there" in session.replies[0]
+    session.agent_state = "speaking"
+    session.handlers["user_state_changed"](_StateEvent("away"))
+    assert len(session.replies) == 1
