@@ -58,3 +58,33 @@ def test_agent_checks_in_once_when_the_user_goes_away() -> None:
     session.agent_state = "speaking"
     session.handlers["user_state_changed"](_StateEvent("away"))
     assert len(session.replies) == 1
+
+
+def test_settings_select_the_turn_taking_stack() -> None:
+    from worker.session import stack_name
+    from worker.stacks import STACK_NAMES
+
+    cases = {
+        ("arbiter", "adaptive"): "ours",
+        ("arbiter", "livekit"): "ours-arbiter",
+        ("vad", "adaptive"): "ours-endpointing",
+        ("vad", "livekit"): "framework",
+    }
+    for (interruption, endpointing), expected in cases.items():
+        settings = Settings(interruption_mode=interruption, endpointing_mode=endpointing)  # type: ignore[arg-type]
+        assert stack_name(settings) == expected
+        assert expected in STACK_NAMES
+
+
+def test_prewarm_loads_every_model_once_into_the_process() -> None:
+    from worker.session import prewarm
+
+    class _Proc:
+        userdata: dict[str, Any] = {}
+
+    proc = _Proc()
+    prewarm(proc)  # type: ignore[arg-type]
+    models = proc.userdata["turn_taking"]
+    assert proc.userdata["vad"] is not None
+    assert models.problems == ()
+    assert models.arbiter_model is not None and models.completeness is not None

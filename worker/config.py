@@ -101,7 +101,7 @@ class Settings:
     interruption_mode: InterruptionMode = "arbiter"
     """`arbiter`: our local backchannel/interruption arbiter; `vad`: the framework's barge-in."""
     endpointing_mode: EndpointingMode = "adaptive"
-    """`adaptive`: our per-speaker endpointing; `livekit`: the framework's local EOT model."""
+    """`adaptive`: our per-speaker endpointing; `livekit`: the framework's fixed endpointing."""
     input_sample_rate_hz: int = 16_000
     """Rate the room's audio is resampled to before STT, VAD and our models (8 kHz SIP audio
     is upsampled, 48 kHz WebRTC audio downsampled)."""

@@ -13,6 +13,13 @@ from livekit.agents.voice.room_io import AudioInputOptions, RoomOptions
 from .config import Settings
 from .log import logger
 from .prompts import load_prompt
+from .stacks import (
+    StackSetup,
+    TurnTakingModels,
+    configure_stack,
+    load_turn_taking_models,
+    vad_for_stack,
+)
 
 SIP_PHONE_NUMBER_ATTR = "sip.phoneNumber"
 
@@ -34,11 +41,31 @@ class VoiceAgent(Agent):
 
 
 def prewarm(proc: JobProcess) -> None:
-    """Load every model once per worker process (`AgentServer.setup_fnc`)."""
+    """Load every model once per worker process (`AgentServer.setup_fnc`): Silero VAD and
+    the turn-taking plugins' weights. A missing or broken plugin file is logged as an
+    error naming the file, and that plugin falls back to the framework's behaviour."""
     from livekit.plugins import silero
 
     proc.userdata["vad"] = silero.VAD.load()
+    proc.userdata["turn_taking"] = load_turn_taking_models()
     logger.info("prewarm: models loaded")
+
+
+def stack_name(settings: Settings) -> str:
+    """The turn-taking stack (see `worker.stacks`) the settings select."""
+    match (settings.interruption_mode, settings.endpointing_mode):
+        case ("arbiter", "adaptive"):
+            return "ours"
+        case ("arbiter", "livekit"):
+            return "ours-arbiter"
+        case ("vad", "adaptive"):
+            return "ours-endpointing"
+        case _:
+            return "framework"
+
+
+def _debug_note(detail: str, data: dict[str, Any]) -> None:
+    logger.debug("turn-taking: %s", detail, extra=data)
 
 
 def room_options(settings: Settings) -> RoomOptions:
@@ -53,11 +80,16 @@ def caller_number(participant: rtc.RemoteParticipant) -> str | None:
     return participant.attributes.get(SIP_PHONE_NUMBER_ATTR) or None
 
 
-def build_session(settings: Settings, userdata: dict[str, Any]) -> AgentSession[CallInfo]:
-    """The production session. Network providers are constructed here only, with keys from
-    `settings`; nothing here logs a secret."""
+def build_session(
+    settings: Settings, userdata: dict[str, Any]
+) -> tuple[AgentSession[CallInfo], StackSetup]:
+    """The production session with the turn-taking stack the settings select (install it
+    before `session.start`, and start it with `setup.wrap_agent(agent)`). Network providers
+    are constructed here only, with keys from `settings`; nothing here logs a secret."""
     from livekit.plugins import deepgram, openai
 
+    models: TurnTakingModels = userdata["turn_taking"]
+    setup = configure_stack(stack_name(settings), models)
     session: AgentSession[CallInfo] = AgentSession(
         stt=deepgram.STT(
             model=settings.deepgram_model,
@@ -71,11 +103,14 @@ def build_session(settings: Settings, userdata: dict[str, Any]) -> AgentSession[
             voice=settings.openai_tts_voice,
             api_key=settings.openai_api_key.get(),
         ),
-        vad=userdata["vad"],
+        vad=vad_for_stack(setup, userdata["vad"], models),
+        turn_handling=setup.turn_handling,
         user_away_timeout=settings.user_away_timeout_s,
         userdata=CallInfo(),
     )
-    return session
+    if setup.install is not None:
+        setup.install(session, _debug_note)
+    return session, setup
 
 
 def install_check_in(session: AgentSession[Any]) -> None:
