@@ -17,6 +17,7 @@ from livekit.agents import AgentServer, JobContext, cli
 from worker.config import ConfigError, load_settings, missing_for_mode, missing_message
 from worker.log import logger
 from worker.prompts import load_prompt
+from worker.reliability import install_apology
 from worker.session import (
     VoiceAgent,
     build_session,
@@ -36,6 +37,7 @@ async def entrypoint(ctx: JobContext) -> None:
     agent = setup.wrap_agent(VoiceAgent(settings))
     assert isinstance(agent, VoiceAgent)
     install_check_in(session)
+    install_apology(session)
     logger.info("session starting with turn-taking stack: %s", setup.description)
     await session.start(agent=agent, room=ctx.room, room_options=room_options(settings))
 

@@ -1,0 +1,359 @@
+"""Run systems over a manifest: overlap, endpoint and session.
+
+Item-major: each item's audio is loaded once, its transcript timeline comes from the shared
+cache, then every system hears it. The in-process VAD cache is cleared before each system
+so each one pays for its own VAD in its CPU figure; the STT precompute is reported apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bench.baselines import vad_timeline as vt
+from bench.metrics import endpoint_metrics, overlap_metrics
+from bench.registry import SystemUnavailable, make_endpoint_policy, make_overlap_system
+from bench.transcripts import TranscriptCache
+from bench.types import (
+    BENCH_SAMPLE_RATE_HZ,
+    EndpointItem,
+    EndpointOutcome,
+    OverlapItem,
+    OverlapLabel,
+    OverlapResultItem,
+    Samples,
+)
+
+logger = logging.getLogger("bench.runners")
+
+Progress = Callable[[str], None]
+T = TypeVar("T")
+
+
+class InputError(Exception):
+    """An input is unusable; the message is one line naming the file (and line)."""
+
+
+def spread_subset(items: Sequence[T], limit: int | None) -> list[T]:
+    """`limit` items spread evenly over the manifest (every len/limit-th, keeping order),
+    so a subset keeps the manifest's mix of classes and sources; all items when `limit`
+    is None or not smaller than the manifest."""
+    if limit is None or limit >= len(items):
+        return list(items)
+    if limit < 1:
+        raise ValueError(f"limit must be >= 1, got {limit}")
+    return [items[i * len(items) // limit] for i in range(limit)]
+
+
+def load_overlap_items(path: Path) -> list[OverlapItem]:
+    """Parse an overlap manifest (the project's parser; errors become `InputError`)."""
+    return _load(path, "load_overlap_manifest")  # type: ignore[return-value]
+
+
+def load_endpoint_items(path: Path) -> list[EndpointItem]:
+    """Parse an endpoint manifest (the project's parser; errors become `InputError`)."""
+    return _load(path, "load_endpoint_manifest")  # type: ignore[return-value]
+
+
+def _load(path: Path, fn_name: str) -> list[object]:
+    if not path.is_file():
+        raise InputError(f"manifest not found: {path}")
+    try:
+        manifest = importlib.import_module("bench.manifest")
+    except ImportError as exc:
+        raise InputError(f"manifest parser unavailable (bench.manifest: {exc})") from exc
+    try:
+        items = list(getattr(manifest, fn_name)(path))
+    except Exception as exc:
+        # the parser's own error names the line; keep its message, one line
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(msg if str(path) in msg else f"{path}: {msg}") from exc
+    if not items:
+        raise InputError(f"{path}: manifest has no items")
+    return items
+
+
+def load_item_audio(path: Path) -> Samples:
+    """Mono float32 16 kHz samples of an item's audio (`InputError` when unusable)."""
+    try:
+        load_audio = importlib.import_module("bench.audio").load_audio
+    except ImportError as exc:
+        raise InputError(f"audio loader unavailable (bench.audio: {exc})") from exc
+    if not path.is_file():
+        raise InputError(f"audio file not found: {path}")
+    try:
+        audio: Samples = load_audio(path)
+    except Exception as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(msg if str(path) in msg else f"unreadable audio {path}: {msg}") from exc
+    return audio
+
+
+@dataclass
+class SystemRun:
+    """Accumulates one system's results and its process CPU time."""
+
+    name: str
+    system: Any
+    items: list[dict[str, object]] = field(default_factory=list)
+    cpu_s: float = 0.0
+    audio_s: float = 0.0
+    error: str | None = None
+    outcomes: list[list[EndpointOutcome]] = field(default_factory=list)
+    results: list[OverlapResultItem] = field(default_factory=list)
+
+    def cpu_block(self) -> dict[str, object]:
+        return {
+            "cpu_s": round(self.cpu_s, 3),
+            "audio_s": round(self.audio_s, 3),
+            "cpu_ms_per_audio_s": round(1000 * self.cpu_s / self.audio_s, 2)
+            if self.audio_s
+            else None,
+        }
+
+
+def _construct(
+    names: Sequence[str], make: Callable[[str], Any], progress: Progress
+) -> list[SystemRun]:
+    runs: list[SystemRun] = []
+    for name in names:
+        try:
+            runs.append(SystemRun(name=name, system=make(name)))
+        except SystemUnavailable as exc:
+            progress(f"system {name} unavailable: {exc}")
+            runs.append(SystemRun(name=name, system=None, error=str(exc)))
+    return runs
+
+
+def _result_dict(r: OverlapResultItem) -> dict[str, object]:
+    d: dict[str, object] = {
+        "id": r.id,
+        "decision": r.decision,
+        "decided_at_s": None if r.decided_at_s is None else round(r.decided_at_s, 4),
+        "agent_stopped": r.agent_stopped,
+        "stop_latency_s": None if r.stop_latency_s is None else round(r.stop_latency_s, 4),
+        "user_turn_committed": r.user_turn_committed,
+        "llm_called": r.llm_called,
+    }
+    d.update(r.extra)
+    return d
+
+
+def run_overlap(
+    manifest: Path,
+    names: Sequence[str],
+    *,
+    stt: TranscriptCache,
+    progress: Progress = lambda _m: None,
+    limit: int | None = None,
+) -> tuple[list[SystemRun], dict[str, Any]]:
+    """Run the named overlap systems over `manifest`; returns one run per name and a
+    block describing the input (labels per id, count)."""
+    items = spread_subset(load_overlap_items(manifest), limit)
+    runs = _construct(names, make_overlap_system, progress)
+    labels = {it.id: it.label for it in items}
+    for k, item in enumerate(items):
+        audio = load_item_audio(item.audio)
+        transcript = stt.timeline(audio)
+        dur = len(audio) / BENCH_SAMPLE_RATE_HZ
+        for run in runs:
+            if run.system is None or run.error:
+                continue
+            vt.clear_cache()
+            t0 = time.process_time()
+            try:
+                dec = run.system.decide(item, audio, transcript)
+            except Exception as exc:
+                run.error = f"{run.name} failed on {item.id}: {type(exc).__name__}: {exc}"
+                progress(run.error)
+                continue
+            run.cpu_s += time.process_time() - t0
+            run.audio_s += dur
+            extra: dict[str, object] = {}
+            if dec.probability is not None:
+                extra["probability"] = round(float(dec.probability), 4)
+            run.results.append(
+                OverlapResultItem(
+                    id=item.id,
+                    decision=dec.decision,
+                    decided_at_s=float(dec.decided_at_s),
+                    extra=extra,
+                )
+            )
+        if (k + 1) % 50 == 0:
+            progress(f"overlap {manifest.name}: {k + 1}/{len(items)} items")
+    for run in runs:
+        run.items = [_result_dict(r) for r in run.results]
+    return runs, {"labels": labels, "n": len(items)}
+
+
+def finish_overlap_metrics(
+    run: SystemRun, labels: dict[str, Any], *, session: bool = False
+) -> dict[str, object]:
+    """Metrics block of one overlap/session run (with its CPU figures)."""
+    if run.error and not run.results:
+        return {"error": run.error}
+    m = overlap_metrics(run.results, labels, session=session)
+    m["cpu"] = run.cpu_block()
+    if run.error:
+        m["error"] = run.error
+    return m
+
+
+def run_endpoint(
+    manifest: Path,
+    names: Sequence[str],
+    *,
+    stt: TranscriptCache,
+    cache_dir: Path,
+    progress: Progress = lambda _m: None,
+    limit: int | None = None,
+) -> tuple[list[SystemRun], dict[str, Any]]:
+    """Run the named endpoint policies over `manifest` (manifest order, `reset()` first)."""
+    items = spread_subset(load_endpoint_items(manifest), limit)
+    runs = _construct(names, lambda n: make_endpoint_policy(n, cache_dir=cache_dir), progress)
+    for run in runs:
+        if run.system is not None:
+            run.system.reset()
+            run.outcomes = [[] for _ in run.system.thresholds]
+    ends: list[float] = []
+    durs: list[float] = []
+    for k, item in enumerate(items):
+        audio = load_item_audio(item.audio)
+        dur = len(audio) / BENCH_SAMPLE_RATE_HZ
+        if item.speech_end_s > dur + 1e-3:
+            raise InputError(
+                f"{manifest}: item {item.id}: speech_end_s {item.speech_end_s} is past the "
+                f"end of its audio ({dur:.3f} s)"
+            )
+        transcript = stt.timeline(audio)
+        ends.append(item.speech_end_s)
+        durs.append(dur)
+        for run in runs:
+            if run.system is None or run.error:
+                continue
+            vt.clear_cache()
+            t0 = time.process_time()
+            try:
+                outs = run.system.run(item, audio, transcript)
+            except Exception as exc:
+                run.error = f"{run.name} failed on {item.id}: {type(exc).__name__}: {exc}"
+                progress(run.error)
+                continue
+            run.cpu_s += time.process_time() - t0
+            run.audio_s += dur
+            if len(outs) != len(run.system.thresholds) or any(
+                len(o.pause_fired) != len(item.pauses) for o in outs
+            ):
+                run.error = f"{run.name} returned malformed outcomes on {item.id}"
+                progress(run.error)
+                continue
+            for acc, o in zip(run.outcomes, outs, strict=True):
+                acc.append(o)
+            d = list(run.system.thresholds).index(run.system.default_threshold)
+            run.items.append(
+                {
+                    "id": item.id,
+                    "pause_fired": list(outs[d].pause_fired),
+                    "fired_at_s": None
+                    if outs[d].fired_at_s is None
+                    else round(outs[d].fired_at_s, 4),
+                }
+            )
+        if (k + 1) % 50 == 0:
+            progress(f"endpoint {manifest.name}: {k + 1}/{len(items)} items")
+    return runs, {"speech_end_s": ends, "duration_s": durs, "n": len(items)}
+
+
+def finish_endpoint_metrics(run: SystemRun, info: dict[str, Any]) -> dict[str, object]:
+    """Metrics block of one endpoint run (curve, summaries, CPU)."""
+    if run.system is None or (run.error and len(run.items) != info["n"]):
+        return {"error": run.error or f"{run.name} did not run"}
+    m = endpoint_metrics(
+        run.outcomes,
+        list(run.system.thresholds),
+        run.system.default_threshold,
+        info["speech_end_s"],
+        info["duration_s"],
+    )
+    m["cpu"] = run.cpu_block()
+    return m
+
+
+DEFAULT_AGENT_TEXT = (
+    "So the next step is to upload the file to the shared folder, and then I will check "
+    "the numbers and send you a summary of what changed since last week."
+)
+"""What the agent says in a session episode when the manifest line has no `agent_text`."""
+
+
+def run_session(
+    manifest: Path,
+    names: Sequence[str],
+    *,
+    progress: Progress = lambda _m: None,
+    limit: int | None = None,
+) -> tuple[list[SystemRun], dict[str, Any]]:
+    """Each item through a real AgentSession per stack (the project's episode driver), one
+    episode at a time, in real time; `limit`: see `spread_subset`."""
+    items = spread_subset(load_overlap_items(manifest), limit)
+    labels = {it.id: it.label for it in items}
+    try:
+        episodes = importlib.import_module("sim.episodes")
+    except ImportError as exc:
+        raise InputError(f"session driver unavailable (sim.episodes: {exc})") from exc
+    runs = [SystemRun(name=n, system=n) for n in names]
+    runner = episodes.EpisodeRunner()
+    runner.load()  # plugins register on the main thread
+    asyncio.run(_session_loop(runner, items, runs, progress))
+    for run in runs:
+        run.items = [_result_dict(r) for r in run.results]
+    return runs, {"labels": labels, "n": len(items)}
+
+
+async def _session_loop(
+    runner: Any, items: Sequence[OverlapItem], runs: Sequence[SystemRun], progress: Progress
+) -> None:
+    for k, item in enumerate(items):
+        audio = load_item_audio(item.audio)
+        dur = len(audio) / BENCH_SAMPLE_RATE_HZ
+        for run in runs:
+            if run.error:
+                continue
+            t0 = time.process_time()
+            try:
+                ep = await runner.run(
+                    agent_text=item.agent_text or DEFAULT_AGENT_TEXT,
+                    user_audio=audio,
+                    user_sample_rate=BENCH_SAMPLE_RATE_HZ,
+                    onset_s=item.onset_s,
+                    stack=run.name,
+                )
+            except Exception as exc:
+                run.error = f"{run.name} failed on {item.id}: {type(exc).__name__}: {exc}"
+                progress(run.error)
+                continue
+            run.cpu_s += time.process_time() - t0
+            run.audio_s += dur
+            stopped = bool(ep.agent_stopped)
+            decision: OverlapLabel = ep.decision or ("interruption" if stopped else "backchannel")
+            run.results.append(
+                OverlapResultItem(
+                    id=item.id,
+                    decision=decision,
+                    decided_at_s=ep.decided_at_s,
+                    agent_stopped=stopped,
+                    stop_latency_s=ep.stop_latency_s,
+                    user_turn_committed=bool(ep.user_turn_committed),
+                    llm_called=bool(ep.llm_called),
+                    extra={"resumed": bool(getattr(ep, "resumed", False))},
+                )
+            )
+        if (k + 1) % 10 == 0:
+            progress(f"session {item.audio.parent.name}: {k + 1}/{len(items)} items")

@@ -1,0 +1,274 @@
+"""Train the interruption arbiter's text model and choose its operating point.
+
+Reproducible: `python -m bench.train_arbiter --data ../shared/data [--val-manifest M ...]`.
+
+1. Text model (train splits only). Overlap items are derived from the MRDA and Switchboard
+   `train` splits with the benchmark's own labelling rules (`bench.derive`), so the model
+   learns the same notion of backchannel and interruption that the sets measure. Every
+   item yields all its word prefixes (1..`MAX_PREFIX_WORDS` words, labelled with the item's
+   label) because the arbiter scores interim hypotheses as they grow, plus copies with
+   ASR-like damage (a dropped or substituted word, seeded). The model is a hashed-feature
+   logistic regression (`plugins.arbiter.model.text_features`) fitted by full-batch
+   gradient descent with L2, classes weighted to balance.
+2. Operating point (val only). When `--val-manifest` is given, the decider is replayed on
+   the val overlap sets (audio, Whisper tiny.en timelines from the shared cache) over a
+   grid of thresholds; the point kept has backchannel false-stop <= the target on val,
+   then the highest interruption recall, then the lowest median stop latency. Without val
+   audio the defaults of `ArbiterParams` are written and the report says so.
+
+Writes `plugins/arbiter/data/text_model.npz` and `params.json` (with provenance).
+Test splits are never read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import random
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from bench.corpus import read_mrda_split, read_swda_split
+from bench.derive import OverlapSpec, derive_mrda_overlaps, derive_swda_overlaps
+from plugins.arbiter.model import (
+    DATA_DIR,
+    HASH_DIM,
+    MODEL_FILE,
+    PARAMS_FILE,
+    ArbiterParams,
+    TextModel,
+    hashed_indices,
+    normalize_words,
+    params_dict,
+    text_features,
+)
+
+SEED = 20261122
+MAX_PREFIX_WORDS = 8
+L2 = 1e-4
+EPOCHS = 300
+LEARNING_RATE = 0.5
+FALSE_STOP_TARGET = 0.05
+_FILLERS = ("uh", "um", "the", "a", "and", "i", "you", "yeah", "so")
+
+Example = tuple[list[str], list[str], int]
+
+
+def derive_items(data_dir: Path, split: str) -> list[OverlapSpec]:
+    """All labelled overlap specs of a split of both corpora (bench rules)."""
+    assert split != "test", "the test split is for final reporting only"
+    out: list[OverlapSpec] = []
+    for meeting in read_mrda_split(data_dir, split):  # type: ignore[arg-type]
+        out.extend(derive_mrda_overlaps(meeting))
+    for conv in read_swda_split(data_dir, split):  # type: ignore[arg-type]
+        out.extend(derive_swda_overlaps(conv))
+    return out
+
+
+def examples(specs: Iterable[OverlapSpec], rng: random.Random) -> list[Example]:
+    """Prefix and ASR-damage examples (user words, agent words, label 1 = interruption)."""
+    out: list[Example] = []
+    for s in specs:
+        words = normalize_words(s.text)
+        agent = normalize_words(s.agent_text)
+        y = 1 if s.label == "interruption" else 0
+        if not words:
+            continue
+        for k in range(1, min(len(words), MAX_PREFIX_WORDS) + 1):
+            out.append((words[:k], agent, y))
+        damaged = list(words[:MAX_PREFIX_WORDS])
+        if len(damaged) > 1 and rng.random() < 0.5:
+            del damaged[rng.randrange(len(damaged))]
+        else:
+            damaged[rng.randrange(len(damaged))] = rng.choice(_FILLERS)
+        out.append((damaged, agent, y))
+    return out
+
+
+def _design(exs: Sequence[Example]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    rows: list[npt.NDArray[np.int64]] = []
+    for u, a, _ in exs:
+        rows.append(hashed_indices(text_features(u, a)))
+    lens = np.array([len(r) for r in rows], dtype=np.int64)
+    return np.concatenate(rows), np.repeat(np.arange(len(rows)), lens)
+
+
+def fit(exs: Sequence[Example]) -> TextModel:
+    """Weighted logistic regression on hashed features (full batch, Adagrad)."""
+    cols, row_of = _design(exs)
+    y = np.array([e[2] for e in exs], dtype=np.float64)
+    n = len(exs)
+    pos = y.mean()
+    sw = np.where(y == 1, 0.5 / pos, 0.5 / (1 - pos))
+    w = np.zeros(HASH_DIM)
+    b = 0.0
+    gw_acc = np.full(HASH_DIM, 1e-8)
+    gb_acc = 1e-8
+    for _ in range(EPOCHS):
+        z = np.bincount(row_of, weights=w[cols], minlength=n) + b
+        p = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+        g = (p - y) * sw / n
+        gw = np.bincount(cols, weights=g[row_of], minlength=HASH_DIM) + L2 * w
+        gb = float(g.sum())
+        gw_acc += gw * gw
+        gb_acc += gb * gb
+        w -= LEARNING_RATE * gw / np.sqrt(gw_acc)
+        b -= LEARNING_RATE * gb / math.sqrt(gb_acc)
+    return TextModel(w.astype(np.float32), b)
+
+
+def text_report(model: TextModel, specs: Sequence[OverlapSpec]) -> dict[str, float]:
+    """Accuracy of the model on whole texts and on 1-word prefixes (reference text)."""
+    full = prefix1 = 0
+    for s in specs:
+        y = s.label == "interruption"
+        full += (model.probability(s.text, s.agent_text) >= 0.5) == y
+        first = " ".join(s.text.split()[:1])
+        prefix1 += (model.probability(first, s.agent_text) >= 0.5) == y
+    n = max(1, len(specs))
+    return {"n": len(specs), "acc_full_text": full / n, "acc_first_word": prefix1 / n}
+
+
+def choose_params(
+    model: TextModel,
+    val_manifests: Sequence[Path],
+    *,
+    transcripts_dir: Path,
+    per_manifest: int | None = None,
+) -> dict[str, object]:
+    """Grid search of the operating point on val overlap manifests (see module doc);
+    `per_manifest` keeps that many items of each manifest, evenly spread."""
+    from bench.manifest import load_overlap_manifest
+    from bench.ours_overlap import ArbiterOverlapSystem, OverlapTrace
+    from bench.runners import load_item_audio
+    from bench.transcripts import TranscriptCache
+
+    cache = TranscriptCache(cache_dir=transcripts_dir)
+    traces: list[tuple[str, OverlapTrace]] = []
+    probe = ArbiterOverlapSystem(model=model, params=ArbiterParams())
+    for m in val_manifests:
+        items = load_overlap_manifest(m)
+        if per_manifest is not None and len(items) > per_manifest:
+            step = len(items) / per_manifest
+            items = [items[int(k * step)] for k in range(per_manifest)]
+        for item in items:
+            audio = load_item_audio(item.audio)
+            traces.append((item.label, probe.trace(item, audio, cache.timeline(audio))))
+    grid = itertools.product(
+        (0.6, 0.7, 0.8, 0.9, 0.95),  # interrupt_threshold
+        (0.3, 0.4, 0.5, 0.6, 0.7),  # final_threshold
+        (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2),  # sustained_speech_s
+        (0.0, 0.4, 0.6, 0.8),  # short_speech_s
+    )
+    rows = []
+    for it, ft, ss, sh in grid:
+        params = replace(
+            ArbiterParams(),
+            interrupt_threshold=it,
+            final_threshold=ft,
+            sustained_speech_s=ss,
+            short_speech_s=sh,
+        )
+        fs = rec = 0
+        lat: list[float] = []
+        n_bc = n_int = 0
+        for label, tr in traces:
+            dec = probe.replay(tr, params)
+            if label == "backchannel":
+                n_bc += 1
+                fs += dec.decision == "interruption"
+            else:
+                n_int += 1
+                if dec.decision == "interruption":
+                    rec += 1
+                    lat.append(dec.decided_at_s)
+        rows.append(
+            {
+                "params": params_dict(params),
+                "false_stop": fs / max(1, n_bc),
+                "recall": rec / max(1, n_int),
+                "p50_latency_s": float(np.median(lat)) if lat else None,
+            }
+        )
+    ok = [r for r in rows if float(r["false_stop"]) <= FALSE_STOP_TARGET]  # type: ignore[arg-type]
+    pool = ok or rows
+    best = min(
+        pool,
+        key=lambda r: (
+            -float(r["recall"]) if ok else float(r["false_stop"]),  # type: ignore[arg-type]
+            float(r["p50_latency_s"] or 9.0),  # type: ignore[arg-type]
+        ),
+    )
+    return {"chosen": best, "met_target_on_val": bool(ok), "grid_size": len(rows),
+            "val_items": len(traces), "val_manifests": [str(m) for m in val_manifests]}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--data", type=Path, required=True, help="shared corpus folder")
+    ap.add_argument("--val-manifest", type=Path, action="append", default=[],
+                    help="val overlap manifest(s) to choose thresholds on (repeatable)")
+    ap.add_argument("--per-manifest", type=int, default=None,
+                    help="use this many items of each val manifest (evenly spread)")
+    ap.add_argument("--transcripts", type=Path, default=Path(".cache/bench/transcripts"),
+                    help="transcript timeline cache folder")
+    ap.add_argument("--out", type=Path, default=DATA_DIR)
+    args = ap.parse_args(argv)
+    for m in args.val_manifest:
+        if "test" in m.name:
+            print(f"refusing {m}: thresholds are chosen on val, never on test", file=sys.stderr)
+            return 2
+    t0 = time.time()
+    rng = random.Random(SEED)
+    train = derive_items(args.data, "train")
+    val = derive_items(args.data, "val")
+    exs = examples(train, rng)
+    model = fit(exs)
+    args.out.mkdir(parents=True, exist_ok=True)
+    model.save(args.out / MODEL_FILE)
+    report: dict[str, object] = {
+        "train_items": {
+            lab: sum(s.label == lab for s in train) for lab in ("backchannel", "interruption")
+        },
+        "train_examples": len(exs),
+        "val_text": text_report(model, val),
+        "train_text": text_report(model, train[:5000]),
+    }
+    if args.val_manifest:
+        sel = choose_params(
+            model,
+            args.val_manifest,
+            transcripts_dir=args.transcripts,
+            per_manifest=args.per_manifest,
+        )
+        params = ArbiterParams(**sel["chosen"]["params"])  # type: ignore[index]
+        report["threshold_selection"] = sel
+    else:
+        params = ArbiterParams()
+        report["threshold_selection"] = "none: ArbiterParams defaults (no val audio given)"
+    out = {
+        "params": params_dict(params),
+        "provenance": {
+            "text_model": "MRDA + Switchboard train splits, bench.derive labelling rules",
+            "thresholds": "val overlap manifests" if args.val_manifest else "defaults",
+            "seed": SEED,
+            "licence": "SWDA annotations CC BY-NC-SA 3.0; MRDA/SWDA processing GPL-3.0",
+        },
+        "report": report,
+    }
+    (args.out / PARAMS_FILE).write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(report, indent=2, default=str))
+    print(f"wrote {args.out / MODEL_FILE} and {args.out / PARAMS_FILE} in {time.time() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,252 @@
+"""Train the adaptive endpointing models from MRDA (train split only; choices on val).
+
+    python -m bench.train_endpointing --data ../shared/data [--out plugins/endpointing/data]
+
+Data provenance: ICSI Meeting Recorder Dialog Act corpus (`mrda/mrda_archive/database/
+<meeting>.dadb`, per-word times), meetings listed in `mrda_data/metadata/train_split.txt`.
+For every speaker, consecutive non-backchannel words form a turn until another speaker's
+non-backchannel word starts (backchannels, dialogue act `b`, never end a turn). A silence of
+MIN_PAUSE_S..MAX_PAUSE_S between two words of the same turn is a mid-turn pause: its length
+goes to the pause prior, and the turn's text up to it is an "incomplete" example; the turn's
+whole text is a "complete" example. The L2 strength is chosen on the val meetings (log loss);
+test meetings are never read.
+
+Writes `completeness.npz` (hashed weights, float16), `pause_prior.npz` (101 quantiles) and
+`training_report.json` (val/train figures, the L2 choice).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from plugins.endpointing.model import (
+    COMPLETENESS_FILE,
+    DATA_DIR,
+    MAX_PAUSE_S,
+    MIN_PAUSE_S,
+    PAUSE_PRIOR_FILE,
+    feature_indices,
+    normalize_words,
+)
+
+HASH_DIM = 1 << 14
+"""Hashed feature space (weights stored as float16: 32 KB)."""
+L2_CHOICES = (1e-5, 1e-4, 1e-3, 1e-2)
+"""Candidate L2 strengths (per example), chosen on val."""
+EPOCHS = 300
+LEARNING_RATE = 0.05
+PRIOR_QUANTILES = 101
+MIN_TURN_WORDS = 3
+
+
+@dataclass(frozen=True)
+class Word:
+    start_s: float
+    end_s: float
+    text: str
+    speaker: str
+    backchannel: bool
+
+
+def _is_backchannel(da: str) -> bool:
+    head = da.replace("|", "^").replace(".", "^").replace(":", "^").split("^")[0].strip()
+    return head == "b"
+
+
+def read_meeting(path: Path) -> list[Word]:
+    """Words of one `.dadb` file (rows: start, end, id, ?, words, DA, channel, speaker...)."""
+    words: list[Word] = []
+    with path.open(newline="") as fh:
+        for lineno, row in enumerate(csv.reader(fh), 1):
+            if len(row) < 8:
+                raise ValueError(f"{path}:{lineno}: expected >= 8 fields, got {len(row)}")
+            bc = _is_backchannel(row[5])
+            for tok in row[4].split("|"):
+                parts = tok.split("+", 2)
+                if len(parts) != 3 or not parts[2]:
+                    continue
+                try:
+                    s, e = float(parts[0]), float(parts[1])
+                except ValueError:
+                    continue
+                words.append(Word(s, e, parts[2], row[7], bc))
+    words.sort(key=lambda w: w.start_s)
+    return words
+
+
+@dataclass
+class Examples:
+    texts: list[list[str]]
+    labels: list[int]
+    pauses_s: list[float]
+
+
+def meeting_examples(words: list[Word], out: Examples) -> None:
+    """Append one meeting's examples (see module docstring). Only turns of at least
+    MIN_TURN_WORDS words with at least one mid-turn pause give examples: the situations
+    an endpointer has to judge (one-word turns are trivially complete)."""
+    floor = [w for w in words if not w.backchannel]
+    starts = np.array([w.start_s for w in floor])
+    spk = np.array([w.speaker for w in floor])
+    for speaker in sorted(set(spk.tolist())):
+        own = [w for w in floor if w.speaker == speaker]
+        other_starts = np.sort(starts[spk != speaker])
+        turn: list[str] = []
+        pending: list[tuple[list[str], float]] = []
+        for i, w in enumerate(own):
+            turn.extend(normalize_words(w.text))
+            if i + 1 == len(own):
+                break
+            nxt = own[i + 1]
+            gap = nxt.start_s - w.end_s
+            lo = np.searchsorted(other_starts, w.end_s, side="left")
+            hi = np.searchsorted(other_starts, nxt.start_s, side="left")
+            if hi > lo:  # someone else took the floor: the turn ended here
+                if pending and len(turn) >= MIN_TURN_WORDS:
+                    for text, pause in pending:
+                        out.texts.append(text)
+                        out.labels.append(0)
+                        out.pauses_s.append(pause)
+                    out.texts.append(list(turn))
+                    out.labels.append(1)
+                turn, pending = [], []
+            elif gap > MAX_PAUSE_S:
+                turn, pending = [], []  # long silence, nobody spoke: not a labelled event
+            elif gap >= MIN_PAUSE_S and turn:
+                pending.append((list(turn), gap))
+
+
+def load_split(data: Path, split: str) -> Examples:
+    """Examples of every meeting of `split` (train or val)."""
+    root = data / "mrda"
+    names = (root / "mrda_data" / "metadata" / f"{split}_split.txt").read_text().split()
+    ex = Examples([], [], [])
+    for name in names:
+        path = root / "mrda_archive" / "database" / f"{name}.dadb"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} listed in {split}_split.txt is missing")
+        meeting_examples(read_meeting(path), ex)
+    return ex
+
+
+def _design(texts: list[list[str]]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    rows: list[npt.NDArray[np.int64]] = []
+    cols: list[npt.NDArray[np.int64]] = []
+    for i, t in enumerate(texts):
+        idx = feature_indices(t, HASH_DIM)
+        cols.append(idx)
+        rows.append(np.full(idx.size, i, dtype=np.int64))
+    return np.concatenate(rows), np.concatenate(cols)
+
+
+def fit(
+    rows: npt.NDArray[np.int64],
+    cols: npt.NDArray[np.int64],
+    y: npt.NDArray[np.float64],
+    l2: float,
+) -> tuple[npt.NDArray[np.float64], float]:
+    """Full-batch Adam on the mean log loss + l2 * |w|^2."""
+    n = y.size
+    w = np.zeros(HASH_DIM)
+    b = 0.0
+    mw = np.zeros_like(w)
+    vw = np.zeros_like(w)
+    mb = vb = 0.0
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    for step in range(1, EPOCHS + 1):
+        z = b + np.bincount(rows, weights=w[cols], minlength=n)
+        p = 1.0 / (1.0 + np.exp(-z))
+        r = (p - y) / n
+        gw = np.bincount(cols, weights=r[rows], minlength=HASH_DIM) + 2 * l2 * w
+        gb = float(r.sum())
+        mw = b1 * mw + (1 - b1) * gw
+        vw = b2 * vw + (1 - b2) * gw**2
+        mb = b1 * mb + (1 - b1) * gb
+        vb = b2 * vb + (1 - b2) * gb**2
+        c1, c2 = 1 - b1**step, 1 - b2**step
+        w -= LEARNING_RATE * (mw / c1) / (np.sqrt(vw / c2) + eps)
+        b -= LEARNING_RATE * (mb / c1) / (math.sqrt(vb / c2) + eps)
+    return w, b
+
+
+def evaluate(
+    w: npt.NDArray[np.float64], b: float, texts: list[list[str]], labels: list[int]
+) -> dict[str, float]:
+    """Log loss, accuracy and ROC AUC on a split."""
+    rows, cols = _design(texts)
+    y = np.asarray(labels, dtype=np.float64)
+    z = b + np.bincount(rows, weights=w[cols], minlength=y.size)
+    p = np.clip(1.0 / (1.0 + np.exp(-z)), 1e-6, 1 - 1e-6)
+    ll = float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    order = np.argsort(p)
+    ranks = np.empty(y.size)
+    ranks[order] = np.arange(1, y.size + 1)
+    npos = y.sum()
+    auc = float((ranks[y == 1].sum() - npos * (npos + 1) / 2) / (npos * (y.size - npos)))
+    return {
+        "log_loss": round(ll, 4),
+        "accuracy": round(float(np.mean((p >= 0.5) == (y == 1))), 4),
+        "auc": round(auc, 4),
+        "base_rate": round(float(y.mean()), 4),
+        "n": int(y.size),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, required=True, help="folder holding mrda/")
+    ap.add_argument("--out", type=Path, default=DATA_DIR)
+    args = ap.parse_args(argv)
+    if not (args.data / "mrda").is_dir():
+        print(f"error: {args.data}/mrda not found (pass the shared data folder)", file=sys.stderr)
+        return 2
+    train = load_split(args.data, "train")
+    val = load_split(args.data, "val")
+    rows, cols = _design(train.texts)
+    y = np.asarray(train.labels, dtype=np.float64)
+    best: tuple[float, float, npt.NDArray[np.float64], float, dict[str, float]] | None = None
+    report: dict[str, object] = {"l2_on_val": {}}
+    for l2 in L2_CHOICES:
+        w, b = fit(rows, cols, y, l2)
+        m = evaluate(w, b, val.texts, val.labels)
+        report["l2_on_val"][str(l2)] = m  # type: ignore[index]
+        print(f"l2={l2:g} val {m}")
+        if best is None or m["log_loss"] < best[0]:
+            best = (m["log_loss"], l2, w, b, m)
+    assert best is not None
+    _, l2, w, b, m = best
+    args.out.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(
+        args.out / COMPLETENESS_FILE, weights=w.astype(np.float16), bias=np.float64(b)
+    )
+    q = np.quantile(np.asarray(train.pauses_s), np.linspace(0, 1, PRIOR_QUANTILES))
+    np.savez_compressed(args.out / PAUSE_PRIOR_FILE, quantiles_s=q)
+    report.update(
+        {
+            "chosen_l2": l2,
+            "val": m,
+            "train": evaluate(w, b, train.texts, train.labels),
+            "train_pauses": len(train.pauses_s),
+            "pause_quantiles_s": {
+                k: round(float(np.quantile(train.pauses_s, v)), 3)
+                for k, v in (("p50", 0.5), ("p75", 0.75), ("p90", 0.9), ("p95", 0.95))
+            },
+        }
+    )
+    text = json.dumps(report, indent=1)
+    (args.out / "training_report.json").write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

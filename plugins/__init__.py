@@ -1,0 +1,1 @@
+"""Turn-taking plugins for LiveKit Agents voice agents (one package per plugin)."""

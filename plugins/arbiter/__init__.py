@@ -1,0 +1,31 @@
+"""Interruption arbiter: backchannel vs true interruption while the agent speaks."""
+
+from .arbiter import SESSION_EVENT, ArbiterMetrics, InterruptionArbiter
+from .model import (
+    ArbiterDecider,
+    ArbiterParams,
+    ArbiterState,
+    AudioFeatures,
+    ModelFileError,
+    OverlapEvent,
+    TextModel,
+    VoiceActivity,
+    frame_features,
+    load_params,
+)
+
+__all__ = [
+    "SESSION_EVENT",
+    "ArbiterDecider",
+    "ArbiterMetrics",
+    "ArbiterParams",
+    "ArbiterState",
+    "AudioFeatures",
+    "InterruptionArbiter",
+    "ModelFileError",
+    "OverlapEvent",
+    "TextModel",
+    "VoiceActivity",
+    "frame_features",
+    "load_params",
+]

@@ -1,0 +1,5 @@
+"""Logger of the interruption arbiter plugin."""
+
+import logging
+
+logger = logging.getLogger("turntaking.arbiter")

@@ -1,0 +1,530 @@
+"""Backchannel-or-interruption decision logic, pure numpy (no LiveKit import, no clock).
+
+While the agent speaks and the user starts talking, `ArbiterDecider` decides whether the
+user's speech is a backchannel ("uh huh", "right": the agent keeps talking) or a true
+interruption ("wait", "no, the blue one", a question: the agent stops). Evidence, in the
+order it arrives:
+
+- audio from the onset (`AudioFeatures` per 10-20 ms frame: level and voicing), giving the
+  voiced duration so far: sustained speech becomes an interruption, and mere sound that
+  never turns into words (a cough, a door) never stops the agent;
+- the streaming transcript (interim and final hypotheses), scored by `TextModel`, a
+  hashed-feature logistic regression over the user's words so far and the end of the
+  agent's words, trained on prefixes of real backchannels and floor-taking utterances
+  (MRDA and Switchboard train splits);
+- context: when the agent's words so far end with a question, whatever the user says is an
+  answer that takes the turn.
+
+While undecided the agent keeps talking. Every method takes the stream time as an argument
+(seconds, any origin shared by all calls), so tests feed literal timelines.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import zipfile
+import zlib
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "DATA_DIR",
+    "MODEL_FILE",
+    "PARAMS_FILE",
+    "ArbiterDecider",
+    "ArbiterParams",
+    "ArbiterState",
+    "AudioFeatures",
+    "ModelFileError",
+    "OverlapEvent",
+    "TextModel",
+    "VoiceActivity",
+    "frame_features",
+    "load_params",
+    "normalize_words",
+    "text_features",
+]
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+MODEL_FILE = "text_model.npz"
+PARAMS_FILE = "params.json"
+
+HASH_DIM = 1 << 15
+"""Number of hashed text-feature buckets of `TextModel`."""
+SILENCE_DBFS = -100.0
+"""Level reported for an all-zero frame, dBFS."""
+VOICED_MIN_DBFS = -45.0
+"""A frame quieter than this is never voiced, dBFS (room noise, far echo)."""
+VOICED_MAX_ZCR = 0.35
+"""Zero-crossing rate (crossings per sample) above which a frame is noise-like, not voiced."""
+CONTEXT_WORDS = 2
+"""Agent words (at the end of its text so far) the text model sees."""
+
+OverlapLabel = Literal["backchannel", "interruption"]
+
+
+class ModelFileError(RuntimeError):
+    """The shipped model or parameter file is missing or malformed."""
+
+
+class ArbiterState(Enum):
+    """Where the decider is in the current overlap."""
+
+    IDLE = "idle"
+    """The agent is silent, or it speaks and the user does not."""
+    LISTENING = "listening"
+    """The user started speaking over the agent; undecided (the agent keeps talking)."""
+    BACKCHANNEL = "backchannel"
+    """Decided: the overlap was a backchannel; the agent keeps the floor."""
+    INTERRUPTION = "interruption"
+    """Decided: the user takes the floor; the agent must stop."""
+
+
+@dataclass(frozen=True)
+class AudioFeatures:
+    """Per-frame audio features of the user's input."""
+
+    level_dbfs: float
+    """RMS level, dB relative to full scale (<= 0)."""
+    zcr: float
+    """Zero-crossing rate, crossings per sample (0..1)."""
+    duration_s: float
+    """Frame length, seconds."""
+
+    @property
+    def voiced(self) -> bool:
+        """Loud enough and tonal enough to be speech rather than silence or hiss."""
+        return self.level_dbfs >= VOICED_MIN_DBFS and self.zcr <= VOICED_MAX_ZCR
+
+
+def frame_features(samples: npt.NDArray[np.float32], sample_rate_hz: int) -> AudioFeatures:
+    """Features of one mono float frame in [-1, 1] (10-20 ms recommended)."""
+    if sample_rate_hz <= 0:
+        raise ValueError(f"sample_rate_hz must be > 0, got {sample_rate_hz}")
+    x = np.asarray(samples, dtype=np.float32).reshape(-1)
+    if x.size == 0:
+        raise ValueError("empty audio frame: push frames of at least one sample")
+    # a microphone's DC offset is neither level nor voicing: without this it reads as loud,
+    # zero-crossing-free "speech" in every frame
+    x = x - np.float32(x.mean())
+    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+    level = 20.0 * math.log10(rms) if rms > 0 else SILENCE_DBFS
+    signs = np.signbit(x)
+    zcr = float(np.count_nonzero(signs[1:] != signs[:-1])) / max(1, x.size - 1)
+    return AudioFeatures(level_dbfs=max(level, SILENCE_DBFS), zcr=zcr,
+                         duration_s=x.size / sample_rate_hz)
+
+
+class VoiceActivity:
+    """Energy-and-voicing speech detector over `AudioFeatures` frames, for when no VAD
+    events are available (the benchmark's classifier mode). A frame counts as speech when
+    it is voiced and `margin_db` above the running noise floor; speech starts after
+    `start_s` of such frames (reported at the first of them) and ends after `end_silence_s`
+    without them (reported when detected)."""
+
+    def __init__(
+        self, *, start_s: float = 0.06, end_silence_s: float = 0.3, margin_db: float = 12.0
+    ) -> None:
+        if not 0.0 < start_s <= 0.5:
+            raise ValueError(f"start_s must be in (0, 0.5] s, got {start_s}")
+        if not 0.05 <= end_silence_s <= 2.0:
+            raise ValueError(f"end_silence_s must be in [0.05, 2] s, got {end_silence_s}")
+        if not 0.0 <= margin_db <= 40.0:
+            raise ValueError(f"margin_db must be in [0, 40] dB, got {margin_db}")
+        self.start_s = start_s
+        self.end_silence_s = end_silence_s
+        self.margin_db = margin_db
+        self.floor_dbfs = -70.0
+        self.speaking = False
+        self._run_s = 0.0
+        self._run_start_s = 0.0
+        self._quiet_s = 0.0
+
+    def push(self, features: AudioFeatures, now_s: float) -> tuple[str, float] | None:
+        """Feed one frame ending at `now_s`; returns ("start", onset_s) or ("end", now_s)
+        when the speaking state flips, else None."""
+        speechy = features.voiced and features.level_dbfs >= self.floor_dbfs + self.margin_db
+        if not speechy:
+            # the floor follows quiet frames quickly and loud ones never
+            self.floor_dbfs += 0.05 * (max(features.level_dbfs, -90.0) - self.floor_dbfs)
+        if self.speaking:
+            self._quiet_s = 0.0 if speechy else self._quiet_s + features.duration_s
+            if self._quiet_s >= self.end_silence_s:
+                self.speaking = False
+                self._run_s = 0.0
+                return ("end", now_s)
+            return None
+        if speechy:
+            if self._run_s == 0.0:
+                self._run_start_s = now_s - features.duration_s
+            self._run_s += features.duration_s
+            if self._run_s >= self.start_s - 1e-9:
+                self.speaking = True
+                self._quiet_s = 0.0
+                return ("start", self._run_start_s)
+        else:
+            self._run_s = 0.0
+        return None
+
+
+_SPELLINGS = {
+    "ok": "okay",
+    "o_k": "okay",
+    "k": "okay",
+    "mhm": "mm hmm",
+    "mmhmm": "mm hmm",
+    "mm-hmm": "mm hmm",
+    "uh-huh": "uh huh",
+    "uhhuh": "uh huh",
+    "yep": "yeah",
+    "yup": "yeah",
+    "yah": "yeah",
+}
+_WORD_RE = re.compile(r"[a-z0-9']+")
+
+
+def normalize_words(text: str) -> list[str]:
+    """Lower-case words of a transcript or corpus text, punctuation dropped, common
+    spellings of acknowledgement tokens unified ("Mm-hmm." -> "mm hmm", "OK" -> "okay")."""
+    out: list[str] = []
+    for raw in text.lower().split():
+        tok = raw.strip(".,!?;:\"()[]{}")
+        tok = _SPELLINGS.get(tok, tok)
+        out.extend(_WORD_RE.findall(tok.replace("-", " ").replace("_", " ")))
+    return [_SPELLINGS.get(w, w) for w in out]
+
+
+def text_features(user_words: Sequence[str], agent_words: Sequence[str]) -> list[str]:
+    """Feature strings of the user's words so far given the agent's words so far."""
+    n = len(user_words)
+    feats = [f"n:{min(n, 6)}"]
+    if n == 0:
+        return feats
+    feats.append(f"f:{user_words[0]}")
+    feats.append(f"l:{user_words[-1]}")
+    feats.extend(f"u:{w}" for w in user_words)
+    feats.extend(f"b:{a}_{b}" for a, b in zip(user_words, user_words[1:], strict=False))
+    if n <= 3:
+        feats.append("x:" + "_".join(user_words))
+    tail = list(agent_words[-CONTEXT_WORDS:])
+    if tail:
+        feats.append(f"al:{tail[-1]}")
+        feats.append("al2:" + "_".join(tail))
+        feats.append(f"fa:{user_words[0]}|{tail[-1]}")
+    return feats
+
+
+def _hash(feature: str) -> int:
+    return zlib.crc32(feature.encode("utf-8")) % HASH_DIM
+
+
+def hashed_indices(features: Sequence[str]) -> npt.NDArray[np.int64]:
+    """Bucket indices of feature strings (duplicates kept: counts add up)."""
+    return np.fromiter((_hash(f) for f in features), dtype=np.int64, count=len(features))
+
+
+class TextModel:
+    """P(interruption | user words so far, agent words so far): logistic regression over
+    hashed word features. Load the shipped weights with `TextModel.load()`."""
+
+    def __init__(self, weights: npt.NDArray[np.float32], bias: float) -> None:
+        if weights.shape != (HASH_DIM,):
+            raise ModelFileError(
+                f"text model weights must have shape ({HASH_DIM},), got {weights.shape}"
+            )
+        self.weights = weights.astype(np.float32)
+        self.bias = float(bias)
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> TextModel:
+        """Read weights from an .npz (default: the shipped `data/text_model.npz`)."""
+        p = path or DATA_DIR / MODEL_FILE
+        try:
+            with np.load(p) as z:
+                return cls(np.asarray(z["weights"]), float(z["bias"]))
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise ModelFileError(
+                f"cannot read arbiter text model {p}: {exc}; "
+                "rebuild it with `python -m bench.train_arbiter`"
+            ) from exc
+
+    def save(self, path: Path) -> None:
+        """Write the weights as a compressed .npz."""
+        np.savez_compressed(path, weights=self.weights, bias=np.float32(self.bias))
+
+    def logit(self, user_words: Sequence[str], agent_words: Sequence[str]) -> float:
+        """Log-odds of interruption (natural log)."""
+        idx = hashed_indices(text_features(user_words, agent_words))
+        return float(self.weights[idx].sum()) + self.bias
+
+    def probability(self, user_text: str, agent_text: str = "") -> float:
+        """P(interruption) of a raw transcript given the agent's raw text so far (0..1)."""
+        z = self.logit(normalize_words(user_text), normalize_words(agent_text))
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+@dataclass(frozen=True)
+class ArbiterParams:
+    """Operating point of the decider (the shipped values were chosen on val)."""
+
+    interrupt_threshold: float = 0.8
+    """P(interruption) of an interim or final hypothesis at which the agent stops (0..1)."""
+    final_threshold: float = 0.5
+    """P(interruption) of the last hypothesis, once the user stopped, that still makes it an
+    interruption (0..1); below it the overlap is a backchannel."""
+    sustained_speech_s: float = 1.2
+    """Span from the onset to the latest voiced frame of the still-running speech after
+    which the overlap is an interruption whatever the words, seconds (backchannels are
+    short)."""
+    min_voiced_s: float = 0.12
+    """Voiced speech required before any interruption, seconds (clicks never stop it)."""
+    short_speech_s: float = 0.6
+    """Utterances with less voiced speech than this, seconds, need `interrupt_threshold`
+    rather than `final_threshold` when settled (speech-to-text hallucinates words on hums)."""
+    final_wait_s: float = 0.8
+    """After the user's speech ends, how long to wait for a transcript before settling with
+    what is known, seconds (no words at all: mere sound, a backchannel)."""
+    question_answer: bool = True
+    """When the agent's words so far end with "?", the first words answer it and stop it."""
+
+    def __post_init__(self) -> None:
+        for name in ("interrupt_threshold", "final_threshold"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {v}")
+        if not 0.1 <= self.sustained_speech_s <= 10.0:
+            raise ValueError(
+                f"sustained_speech_s must be in [0.1, 10] s, got {self.sustained_speech_s}"
+            )
+        if not 0.0 <= self.min_voiced_s <= 1.0:
+            raise ValueError(f"min_voiced_s must be in [0, 1] s, got {self.min_voiced_s}")
+        if not 0.0 <= self.short_speech_s <= 5.0:
+            raise ValueError(f"short_speech_s must be in [0, 5] s, got {self.short_speech_s}")
+        if not 0.0 <= self.final_wait_s <= 5.0:
+            raise ValueError(f"final_wait_s must be in [0, 5] s, got {self.final_wait_s}")
+
+
+def load_params(path: Path | None = None) -> ArbiterParams:
+    """Read the operating point (default: the shipped `data/params.json`)."""
+    p = path or DATA_DIR / PARAMS_FILE
+    try:
+        raw = json.loads(p.read_text(encoding="utf-8"))
+        return ArbiterParams(**raw["params"])
+    except (OSError, KeyError, TypeError, ValueError) as exc:  # JSONDecodeError is a ValueError
+        raise ModelFileError(
+            f"cannot read arbiter parameters {p}: {exc}; "
+            "rebuild them with `python -m bench.train_arbiter`"
+        ) from exc
+
+
+def params_dict(params: ArbiterParams) -> dict[str, object]:
+    """The parameters as a JSON-able dict."""
+    return asdict(params)
+
+
+@dataclass(frozen=True)
+class OverlapEvent:
+    """The verdict on one overlap (user speech while the agent talks)."""
+
+    label: OverlapLabel
+    probability: float
+    """P(interruption) from the words at the decision (0..1; 0.5 when no words yet)."""
+    cues: tuple[str, ...]
+    """What decided: "words", "final_words", "sustained_speech", "answer_to_question",
+    "no_words" (mere sound)."""
+    onset_s: float
+    """Stream time of the user's speech onset, seconds."""
+    decided_at_s: float
+    """Stream time of the decision, seconds."""
+    word_count: int = 0
+    """Words in the user's transcript at the decision (the text itself is not kept)."""
+
+    @property
+    def latency_s(self) -> float:
+        """Onset to decision, seconds."""
+        return self.decided_at_s - self.onset_s
+
+
+@dataclass
+class _Overlap:
+    onset_s: float
+    voiced_s: float = 0.0
+    last_voiced_s: float | None = None
+    ended_at_s: float | None = None
+    words: list[str] = field(default_factory=list)
+    probability: float | None = None
+    final_seen: bool = False
+
+
+class ArbiterDecider:
+    """Per-session state machine; feed it events in stream order.
+
+    Each `on_*`/`push_*`/`tick` call returns the `OverlapEvent` when that call decided the
+    current overlap, else None. `state` tells where it is.
+    """
+
+    def __init__(self, model: TextModel, *, params: ArbiterParams | None = None) -> None:
+        self.model = model
+        self.params = params or ArbiterParams()
+        self._state = ArbiterState.IDLE
+        self._agent_speaking = False
+        self._agent_words: list[str] = []
+        self._agent_question = False
+        self._ov: _Overlap | None = None
+        self.last_event: OverlapEvent | None = None
+
+    @property
+    def state(self) -> ArbiterState:
+        """Current state."""
+        return self._state
+
+    @property
+    def agent_speaking(self) -> bool:
+        """Whether the agent is currently speaking (as last reported)."""
+        return self._agent_speaking
+
+    def reset(self) -> None:
+        """Forget the current overlap and the agent's context."""
+        self._state = ArbiterState.IDLE
+        self._agent_speaking = False
+        self._agent_words = []
+        self._agent_question = False
+        self._ov = None
+
+    # ------------------------------------------------------------------ agent side
+
+    def on_agent_speech(self, text_so_far: str, at_s: float) -> None:
+        """The agent is speaking; `text_so_far` is what it has said of this reply."""
+        del at_s  # context only: the decision times come from the user's events
+        self._agent_speaking = True
+        self._agent_words = normalize_words(text_so_far)
+        self._agent_question = text_so_far.rstrip().endswith("?")
+
+    def on_agent_speech_end(self, at_s: float) -> None:
+        """The agent stopped speaking (finished or was interrupted)."""
+        del at_s
+        self._agent_speaking = False
+        if self._state in (ArbiterState.LISTENING, ArbiterState.INTERRUPTION):
+            # no overlap left to arbitrate: the user's speech is an ordinary turn now
+            self._state = ArbiterState.IDLE
+            self._ov = None
+
+    # ------------------------------------------------------------------ user side
+
+    def on_user_speech_start(self, at_s: float) -> OverlapEvent | None:
+        """The user's voice started (from a VAD); opens an overlap if the agent speaks."""
+        match self._state:
+            case ArbiterState.LISTENING:
+                if self._ov is not None:
+                    # speech resumed before the overlap was settled: the same overlap goes on
+                    self._ov.ended_at_s = None
+                return None
+            case ArbiterState.INTERRUPTION:
+                return None
+            case ArbiterState.IDLE | ArbiterState.BACKCHANNEL:
+                if not self._agent_speaking:
+                    self._state = ArbiterState.IDLE
+                    return None
+                self._state = ArbiterState.LISTENING
+                self._ov = _Overlap(onset_s=at_s)
+                return None
+
+    def push_audio_features(self, features: AudioFeatures, now_s: float) -> OverlapEvent | None:
+        """One frame of the user's audio ending at `now_s`."""
+        ov = self._ov
+        if self._state is not ArbiterState.LISTENING or ov is None:
+            return None
+        if features.voiced and ov.ended_at_s is None:
+            ov.voiced_s += features.duration_s
+            ov.last_voiced_s = now_s
+        return self.tick(now_s)
+
+    def on_transcript(self, text: str, is_final: bool, now_s: float) -> OverlapEvent | None:
+        """A speech-to-text hypothesis of the user's current utterance (full text so far)."""
+        ov = self._ov
+        if self._state is not ArbiterState.LISTENING or ov is None:
+            return None
+        words = normalize_words(text)
+        if not words:
+            return self.tick(now_s)
+        if is_final and ov.final_seen:
+            # a further final of the same overlap continues the utterance
+            words = ov.words + words
+        ov.words = words
+        ov.final_seen = ov.final_seen or is_final
+        ov.probability = self._prob(words)
+        p = self.params
+        if p.question_answer and self._agent_question:
+            return self._decide("interruption", now_s, ("answer_to_question",))
+        if ov.probability >= p.interrupt_threshold and ov.voiced_s >= p.min_voiced_s:
+            return self._decide("interruption", now_s, ("words",))
+        return self.tick(now_s)
+
+    def on_user_speech_end(self, at_s: float) -> OverlapEvent | None:
+        """The user's voice stopped (from a VAD)."""
+        ov = self._ov
+        if self._state is not ArbiterState.LISTENING or ov is None:
+            return None
+        ov.ended_at_s = at_s
+        return self.tick(at_s)
+
+    def tick(self, now_s: float) -> OverlapEvent | None:
+        """Apply the time-based rules at `now_s` (call it on every frame or timer)."""
+        ov = self._ov
+        if self._state is not ArbiterState.LISTENING or ov is None:
+            return None
+        p = self.params
+        span = ov.last_voiced_s - ov.onset_s if ov.last_voiced_s is not None else 0.0
+        if ov.ended_at_s is None and span >= p.sustained_speech_s - 1e-9:
+            return self._decide("interruption", now_s, ("sustained_speech",))
+        if ov.ended_at_s is None:
+            return None
+        if ov.final_seen or now_s - ov.ended_at_s >= p.final_wait_s:
+            if not ov.words:
+                return self._decide("backchannel", now_s, ("no_words",))
+            prob = ov.probability if ov.probability is not None else 0.5
+            short = ov.voiced_s < p.short_speech_s
+            needed = p.interrupt_threshold if short else p.final_threshold
+            if prob >= needed and ov.voiced_s >= p.min_voiced_s:
+                return self._decide("interruption", now_s, ("final_words",))
+            return self._decide("backchannel", now_s, ("final_words",))
+        return None
+
+    # ------------------------------------------------------------------ internals
+
+    def _prob(self, words: Sequence[str]) -> float:
+        z = self.model.logit(words, self._agent_words)
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def _decide(self, label: OverlapLabel, now_s: float, cues: tuple[str, ...]) -> OverlapEvent:
+        ov = self._ov
+        assert ov is not None  # only called while LISTENING
+        ev = OverlapEvent(
+            label=label,
+            probability=ov.probability if ov.probability is not None else 0.5,
+            cues=cues,
+            onset_s=ov.onset_s,
+            decided_at_s=now_s,
+            word_count=len(ov.words),
+        )
+        match label:
+            case "interruption":
+                self._state = ArbiterState.INTERRUPTION
+            case "backchannel":
+                self._state = ArbiterState.BACKCHANNEL
+        self.last_event = ev
+        return ev
+
+    def end_interruption(self) -> None:
+        """The interruption was acted on (the agent stopped): ready for the next overlap."""
+        if self._state is ArbiterState.INTERRUPTION:
+            self._state = ArbiterState.IDLE
+            self._ov = None

@@ -1,0 +1,368 @@
+"""LiveKit-facing adaptive turn detector (streaming turn-detector protocol of 1.8.9).
+
+How it sits in the framework (`voice/audio_recognition.py` ~1480-1500 and ~1600-1830): after
+0.2 s of VAD silence the framework calls `stream.predict()`; at VAD end of speech it awaits
+that future (up to `prediction_timeout`), then sleeps `endpointing_delay - (now - last
+speaking time)` and commits; `endpointing_delay` is `min_delay`, or `max_delay` when the
+probability is below `unlikely_threshold`. Speech cancels the future and the pending commit.
+
+So the per-pause delay goes through the framework's own gates: with `min_delay` = our floor
+and `max_delay` = our ceiling (`endpointing_options()`), the stream resolves the future
+with probability 1.0 at `pause start + chosen delay` (the remaining sleep is then <= 0 and
+the framework commits at once), re-planning when a transcript arrives; when the chosen delay
+is the ceiling it answers 0.0 at once and the framework waits `max_delay` itself. The VAD
+must report end of speech before the shortest delay: use `silero.VAD.load(
+min_silence_duration=0.25)` (the framework's lower bound for a streaming detector).
+If the models cannot be loaded, predictions resolve after `fallback_delay_s`, i.e. fixed
+endpointing, and this is logged once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any, Literal
+
+from livekit import rtc
+from livekit.agents.language import LanguageCode
+from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
+from livekit.agents.voice.turn import EndpointingOptions, TurnDetectionEvent
+
+from .log import logger
+from .model import (
+    DEFAULT_CEILING_S,
+    DEFAULT_FLOOR_S,
+    DEFAULT_THRESHOLD,
+    MIN_PAUSE_S,
+    AdaptiveEndpointer,
+    CompletenessModel,
+    EndpointDecision,
+    EndpointState,
+    ModelFileError,
+    PausePrior,
+    SpeakerPauseModel,
+)
+
+__all__ = ["AdaptiveTurnDetector", "AdaptiveTurnDetectorStream"]
+
+FRAMEWORK_QUERY_SILENCE_S = MIN_PAUSE_S
+"""Silence after which the framework asks for a prediction (`MIN_SILENCE_DURATION_MS`)."""
+PREDICTION_MARGIN_S = 0.5
+"""Added to the ceiling for `prediction_timeout`, so the framework never times out on us."""
+FALLBACK_DELAY_S = 0.5
+"""Fixed delay used when the models are unavailable (the framework's default min_delay)."""
+VAD_MIN_SILENCE_S = 0.25
+"""VAD `min_silence_duration` this detector is meant to run with (framework lower bound)."""
+
+EventName = Literal["decision"]
+
+
+class AdaptiveTurnDetector(rtc.EventEmitter[EventName]):
+    """Streaming turn detector choosing a delay per pause (pass as
+    `turn_handling={"turn_detection": det, "endpointing": det.endpointing_options()}`).
+
+    Emits "decision" with an `EndpointDecision` each time a pause's delay is (re)planned.
+    Call `prewarm()` before the session, and `attach(session)` after constructing it so the
+    detector hears the user's transcripts and the agent's speaking state."""
+
+    def __init__(
+        self,
+        *,
+        threshold: float = DEFAULT_THRESHOLD,
+        floor_s: float = DEFAULT_FLOOR_S,
+        ceiling_s: float = DEFAULT_CEILING_S,
+        fallback_delay_s: float = FALLBACK_DELAY_S,
+        completeness: CompletenessModel | None = None,
+        prior: PausePrior | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        super().__init__()
+        if not 0.0 < threshold < 1.0:
+            raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+        if not 0.0 <= floor_s <= ceiling_s <= 3.0:
+            raise ValueError(f"need 0 <= floor_s <= ceiling_s <= 3.0 s, got {floor_s}, {ceiling_s}")
+        if not floor_s <= fallback_delay_s <= ceiling_s:
+            raise ValueError(
+                f"fallback_delay_s must be in [floor_s, ceiling_s] = [{floor_s}, {ceiling_s}]"
+            )
+        self._threshold = threshold
+        self._floor_s = floor_s
+        self._ceiling_s = ceiling_s
+        self._fallback_delay_s = fallback_delay_s
+        self._completeness = completeness
+        self._prior = prior
+        self._clock = clock
+        self._endpointer: AdaptiveEndpointer | None = None
+        self._failed = False
+        self._streams: list[AdaptiveTurnDetectorStream] = []
+
+    # -- framework protocol ------------------------------------------------------------
+
+    @property
+    def model(self) -> str:
+        return "adaptive-endpointing"
+
+    @property
+    def provider(self) -> str:
+        return "turntaking"
+
+    def stream(
+        self, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
+    ) -> AdaptiveTurnDetectorStream:
+        """A stream for one session's audio (the framework opens one per activity)."""
+        del conn_options  # local model: no connection
+        if self._endpointer is None and not self._failed:
+            self.prewarm()
+        s = AdaptiveTurnDetectorStream(self)
+        self._streams.append(s)
+        return s
+
+    # -- setup -------------------------------------------------------------------------
+
+    def prewarm(self) -> None:
+        """Load the shipped models (small numpy files). On failure, logs once and falls back
+        to fixed endpointing at `fallback_delay_s`."""
+        try:
+            completeness = self._completeness or CompletenessModel.load()
+            prior = self._prior or PausePrior.load()
+        except ModelFileError as exc:
+            if not self._failed:
+                logger.error("adaptive endpointing unavailable, fixed delay used: %s", exc)
+            self._failed = True
+            return
+        self._endpointer = AdaptiveEndpointer(
+            completeness=completeness,
+            pauses=SpeakerPauseModel(prior),
+            threshold=self._threshold,
+            floor_s=self._floor_s,
+            ceiling_s=self._ceiling_s,
+        )
+
+    def endpointing_options(self) -> EndpointingOptions:
+        """The session's endpointing options this detector needs (floor and ceiling)."""
+        return {"mode": "fixed", "min_delay": self._floor_s, "max_delay": self._ceiling_s}
+
+    def attach(self, session: Any) -> None:
+        """Listen to a session's user transcripts and agent state (an `AgentSession`)."""
+        session.on("user_input_transcribed", self._on_transcribed)
+        session.on("agent_state_changed", self._on_agent_state)
+
+    @property
+    def is_fallback(self) -> bool:
+        """True when the models failed to load and a fixed delay is used."""
+        return self._failed
+
+    @property
+    def endpointer(self) -> AdaptiveEndpointer | None:
+        """The pure decision logic (None in fallback)."""
+        return self._endpointer
+
+    def now(self) -> float:
+        """Current time (s) on the detector's clock (the event loop's by default)."""
+        return self._clock() if self._clock else asyncio.get_running_loop().time()
+
+    # -- inputs from the session / the interruption arbiter ------------------------------
+
+    def on_transcript(self, text: str, *, is_final: bool) -> None:
+        """A user transcript (interim or final) of the open turn."""
+        if self._endpointer is None:
+            return
+        try:
+            self._endpointer.on_transcript(text, self.now(), is_final=is_final)
+        except Exception as exc:
+            self._model_failed(exc)
+            return
+        logger.debug("transcript update", extra={"is_final": is_final, "text": text})
+        for s in self._streams:
+            s._replan()
+
+    def on_backchannel(self) -> None:
+        """The user's last speech was a backchannel over the agent: not a turn, not the end
+        of a pause (called by the interruption arbiter)."""
+        if self._endpointer is not None:
+            try:
+                self._endpointer.discard_speech()
+            except Exception as exc:
+                self._model_failed(exc)
+
+    def _on_transcribed(self, ev: Any) -> None:
+        self.on_transcript(str(ev.transcript), is_final=bool(ev.is_final))
+
+    def _on_agent_state(self, ev: Any) -> None:
+        if self._endpointer is not None and ev.new_state == "speaking":
+            try:
+                self._endpointer.on_agent_speech()
+            except Exception as exc:
+                self._model_failed(exc)
+
+    def _model_failed(self, exc: Exception) -> None:
+        # an exception escaping into the framework would kill its VAD task (no more user
+        # states, no barge-in): degrade to the fixed delay for the rest of the process
+        if not self._failed:
+            logger.error(
+                "adaptive endpointing failed, fixed delay %.2f s used from now on: %s: %s",
+                self._fallback_delay_s,
+                type(exc).__name__,
+                exc,
+            )
+        self._failed = True
+        self._endpointer = None
+
+    def _emit_decision(self, dec: EndpointDecision) -> None:
+        logger.debug(
+            "endpoint decision",
+            extra={
+                "delay_s": round(dec.delay_s, 3),
+                "p_text": dec.p_text,
+                "p_end": round(dec.p_end, 3),
+                "speaker_p90_s": dec.speaker_p90_s,
+                "dictation": dec.cues.dictation,
+                "filler": dec.cues.trailing_filler,
+            },
+        )
+        self.emit("decision", dec)
+
+
+class AdaptiveTurnDetectorStream:
+    """One session's stream: the framework's `_StreamingTurnDetectorStream` protocol."""
+
+    def __init__(self, detector: AdaptiveTurnDetector) -> None:
+        self._det = detector
+        self._fut: asyncio.Future[TurnDetectionEvent] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._pause_start_s: float | None = None
+        self._closed = False
+
+    @property
+    def model(self) -> str:
+        return self._det.model
+
+    @property
+    def provider(self) -> str:
+        return self._det.provider
+
+    @property
+    def is_fallback(self) -> bool:
+        return self._det.is_fallback
+
+    @property
+    def prediction_timeout(self) -> float:
+        return self._det._ceiling_s + PREDICTION_MARGIN_S
+
+    async def unlikely_threshold(self, language: LanguageCode | None) -> float | None:
+        # probabilities are 1.0 (commit now) or 0.0 (wait the ceiling): any cut in between
+        return 0.5
+
+    async def backchannel_threshold(self, language: LanguageCode | None) -> float | None:
+        return None
+
+    async def supports_language(self, language: LanguageCode | None) -> bool:
+        return language is None or str(language).lower().startswith("en")
+
+    def push_audio(self, frame: rtc.AudioFrame) -> None:
+        """Audio is not needed: the pause timing comes from the framework's VAD."""
+
+    def predict(self) -> asyncio.Future[TurnDetectionEvent]:
+        """Called after 0.2 s of silence: plan the commit of this pause."""
+        loop = asyncio.get_running_loop()
+        self._drop_plan()
+        fut: asyncio.Future[TurnDetectionEvent] = loop.create_future()
+        self._fut = fut
+        if self._closed:
+            fut.set_result(_event(1.0))
+            return fut
+        now = self._det.now()
+        self._pause_start_s = now - FRAMEWORK_QUERY_SILENCE_S
+        ep = self._det.endpointer
+        if ep is not None:
+            try:
+                if ep.state is EndpointState.IDLE:
+                    ep.on_speech_start(self._pause_start_s)  # a turn opens with this speech
+                ep.on_speech_end(self._pause_start_s)
+            except Exception as exc:
+                self._det._model_failed(exc)
+        self._replan()
+        return fut
+
+    def _replan(self) -> None:
+        fut = self._fut
+        if fut is None or fut.done() or self._pause_start_s is None:
+            return
+        ep = self._det.endpointer
+        if ep is None:
+            delay = self._det._fallback_delay_s
+        else:
+            try:
+                dec = ep.decision()
+            except Exception as exc:
+                self._det._model_failed(exc)
+                self._replan()  # now with the fallback delay
+                return
+            if dec is None:
+                return
+            self._det._emit_decision(dec)
+            delay = dec.delay_s
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if delay >= self._det._ceiling_s:
+            fut.set_result(_event(0.0))  # the framework waits max_delay (= ceiling) itself
+            return
+        wait = self._pause_start_s + delay - self._det.now()
+        if wait <= 0:
+            fut.set_result(_event(1.0))
+            return
+        self._timer = asyncio.get_running_loop().call_later(wait, _resolve, fut, 1.0)
+
+    def _drop_plan(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._fut is not None and not self._fut.done():
+            self._fut.set_result(_event(0.0))
+        self._fut = None
+
+    def cancel_inference(self, *, timed_out: bool = False) -> None:
+        """Speech resumed (or the framework gave up): drop the plan; learn the pause."""
+        self._drop_plan()
+        ep = self._det.endpointer
+        if self._pause_start_s is not None and ep is not None and not timed_out:
+            try:
+                ep.on_speech_start(self._det.now())
+            except Exception as exc:
+                self._det._model_failed(exc)
+        self._pause_start_s = None
+
+    def flush(self, reason: str | None = None) -> None:
+        """The turn was committed or cleared: close it without learning a pause."""
+        self._drop_plan()
+        self._pause_start_s = None
+        ep = self._det.endpointer
+        if ep is not None:
+            try:
+                ep.end_turn()
+            except Exception as exc:
+                self._det._model_failed(exc)
+
+    def end_input(self) -> None:
+        self.flush(reason="end_input")
+        self._closed = True
+
+    async def aclose(self) -> None:
+        self.end_input()
+        if self in self._det._streams:
+            self._det._streams.remove(self)
+
+
+def _event(p: float) -> TurnDetectionEvent:
+    return TurnDetectionEvent(
+        type="eot_prediction",
+        end_of_turn_probability=p,
+        last_speaking_time=time.time(),
+    )
+
+
+def _resolve(fut: asyncio.Future[TurnDetectionEvent], p: float) -> None:
+    if not fut.done():
+        fut.set_result(_event(p))

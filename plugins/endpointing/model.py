@@ -1,0 +1,592 @@
+"""Adaptive end-of-turn decision logic, pure numpy (no LiveKit import, never reads a clock).
+
+The turn is over when the silence after the user's last word has lasted long enough that,
+given what was said and how this speaker usually pauses, a resumption has become unlikely.
+
+- `CompletenessModel`: P(the transcript so far is a whole turn), a hashed-feature logistic
+  regression over the turn's last words, trained on MRDA train (text at real mid-turn pauses
+  vs text at real turn ends), lowercase and unpunctuated like ASR output.
+- `SpeakerPauseModel`: the survival curve S(t) = P(a mid-turn pause of this speaker lasts
+  longer than t), a prior from MRDA train mixed with the pauses this speaker has made so far.
+- Combination: among silences that may end the turn, Bayes gives
+  P(end | text, silence >= t) = p / (p + (1 - p) S(t)), with p the end probability from
+  text (and optionally an audio end-of-turn model). The turn is committed at the first t
+  where that posterior reaches `threshold`, clamped between a floor and a ceiling.
+- `AdaptiveEndpointer`: the per-session state machine fed literal timestamps.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import zipfile
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "DATA_DIR",
+    "DEFAULT_CEILING_S",
+    "DEFAULT_FLOOR_S",
+    "DEFAULT_THRESHOLD",
+    "AdaptiveEndpointer",
+    "CompletenessModel",
+    "EndpointDecision",
+    "EndpointState",
+    "ModelFileError",
+    "PausePrior",
+    "SpeakerPauseModel",
+    "TurnCues",
+    "commit_delay",
+    "end_probability",
+    "normalize_words",
+    "turn_cues",
+]
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+COMPLETENESS_FILE = "completeness.npz"
+PAUSE_PRIOR_FILE = "pause_prior.npz"
+
+DEFAULT_FLOOR_S = 0.15
+"""Shortest delay after the last word before a commit, seconds."""
+DEFAULT_CEILING_S = 2.5
+"""Longest delay: the turn is committed after this much silence whatever the cues, seconds."""
+DEFAULT_THRESHOLD = 0.97
+"""Posterior P(turn over) at which the turn is committed: the benchmark's val choice (false
+cut-offs <= 5 % on val). Lower it (e.g. 0.8) for faster replies at more cut-offs."""
+
+MIN_PAUSE_S = 0.2
+"""Silences shorter than this are not pauses (the framework asks its detector after 0.2 s)."""
+MAX_PAUSE_S = 3.0
+"""Longer silences are not learnt as mid-turn pauses (they are new turns or noise)."""
+SURVIVAL_STEP_S = 0.01
+"""Resolution of the survival curve, seconds."""
+PRIOR_PSEUDO_COUNT = 50.0
+"""Weight of the corpus prior in a speaker's pause curve, in pauses (chosen on val among
+8/20/50: speakers adapt slowly)."""
+SCALE_PSEUDO_COUNT = 50.0
+"""Pauses needed before a speaker's own pace counts half in the prior's rescaling (chosen
+on val among 4/10/20/50)."""
+MIN_EXCESS_S = 0.02
+"""Floor of a pause's excess over MIN_PAUSE_S before its log is taken, seconds."""
+SPEAKER_MEMORY = 200
+"""Most recent pauses of a speaker kept, count."""
+DICTATION_ODDS_FACTOR = 0.2
+"""End-of-turn odds multiplier while digits are being dictated (hand rule: a number string
+is rarely a whole turn and its groups are separated by pauses)."""
+FILLER_ODDS_FACTOR = 0.3
+"""End-of-turn odds multiplier after a trailing filler ("um", "uh")."""
+NO_TEXT_BASE_RATE = 0.385
+"""End probability of a silence when no transcript has heard its start yet: the share of
+turn ends among silences >= MIN_PAUSE_S in MRDA train counting every turn (one- and
+two-word turns included; the completeness model's own examples, turns of >= 3 words with a
+pause, have 0.17)."""
+P_CLIP = 1e-4
+"""Probabilities are clipped to [P_CLIP, 1 - P_CLIP] before odds are taken."""
+
+FILLERS = frozenset({"um", "uh", "umm", "uhm", "er", "erm", "hmm", "mm", "ah", "eh"})
+CONTINUERS = frozenset(
+    {
+        "and", "or", "but", "so", "because", "cause", "cuz", "if", "then", "that", "which",
+        "the", "a", "an", "to", "of", "with", "for", "in", "on", "at", "my", "your", "is",
+        "was", "like", "when", "where", "while", "than", "as", "i", "we", "you", "it's",
+        "i'm", "there's", "what", "about", "from", "by", "and,", "um", "uh",
+    }
+)  # fmt: skip
+NUMBER_WORDS = frozenset(
+    {
+        "zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+        "ten", "eleven", "twelve", "twenty", "thirty", "forty", "fifty", "sixty", "seventy",
+        "eighty", "ninety", "hundred", "thousand", "double", "triple",
+    }
+)  # fmt: skip
+_TOKEN_RE = re.compile(r"[a-z0-9']+|@|\.(?=[a-z])")
+NUM_TOKEN = "<num>"
+
+
+class ModelFileError(ValueError):
+    """A shipped model file is missing or malformed (the message names it)."""
+
+
+def normalize_words(text: str) -> list[str]:
+    """ASR-style tokens: lowercase words and apostrophes, no punctuation; digits and number
+    words become `<num>` (one per digit for digit strings); e-mail '@' and inner dots kept."""
+    text = text.lower().replace("o_k", "okay").replace("-", " ")
+    out: list[str] = []
+    for tok in _TOKEN_RE.findall(text):
+        tok = tok.strip("'")
+        if not tok:
+            continue
+        if tok.isdigit():
+            out.extend([NUM_TOKEN] * min(len(tok), 4))
+        elif tok in NUMBER_WORDS:
+            out.append(NUM_TOKEN)
+        else:
+            out.append(tok)
+    return out
+
+
+@dataclass(frozen=True)
+class TurnCues:
+    """Hand-read cues of the transcript's tail."""
+
+    trailing_continuer: bool
+    """Ends on a conjunction, preposition or article ("and", "because", "the"...)."""
+    trailing_filler: bool
+    """Ends on a filler ("um", "uh")."""
+    dictation: bool
+    """At least two of the last four tokens are digits / number words, or an e-mail is open."""
+
+
+def turn_cues(words: Sequence[str]) -> TurnCues:
+    """Cues of a normalized token list (see `normalize_words`)."""
+    last = words[-1] if words else ""
+    tail = list(words[-4:])
+    numbers = sum(1 for w in tail if w == NUM_TOKEN)
+    email_open = "@" in tail and not (len(words) >= 2 and words[-2] == ".")
+    return TurnCues(
+        trailing_continuer=last in CONTINUERS and last not in FILLERS,
+        trailing_filler=last in FILLERS,
+        dictation=numbers >= 2 or email_open or last in {"@", "."},
+    )
+
+
+def _len_bucket(n: int) -> str:
+    for edge in (1, 2, 3, 5, 8, 13, 21):
+        if n <= edge:
+            return str(edge)
+    return "many"
+
+
+def feature_strings(words: Sequence[str]) -> list[str]:
+    """Sparse feature names of a normalized token list (the classifier's input)."""
+    if not words:
+        return ["empty"]
+    w = list(words)
+    feats = [
+        "w1:" + w[-1],
+        "w2:" + " ".join(w[-2:]),
+        "w3:" + " ".join(w[-3:]),
+        "p1:" + (w[-2] if len(w) >= 2 else "<s>"),
+        "f1:" + w[0],
+        "len:" + _len_bucket(len(w)),
+        "w1len:" + w[-1] + "|" + _len_bucket(len(w)),
+        "num:" + str(min(3, sum(1 for x in w[-4:] if x == NUM_TOKEN))),
+    ]
+    if len(w) >= 2:
+        feats.append("f2:" + " ".join(w[:2]))
+    return feats
+
+
+def feature_indices(words: Sequence[str], dim: int) -> npt.NDArray[np.int64]:
+    """Hashed feature indices in [0, dim) (crc32, stable across runs and machines)."""
+    return np.array(
+        [zlib.crc32(f.encode("utf-8")) % dim for f in feature_strings(words)], dtype=np.int64
+    )
+
+
+class CompletenessModel:
+    """P(turn complete | transcript so far): hashed logistic regression, numpy inference.
+
+    Load the shipped weights with `CompletenessModel.load()` (explicit; nothing loads on
+    import)."""
+
+    def __init__(self, *, weights: npt.NDArray[np.floating], bias: float) -> None:
+        w = np.asarray(weights, dtype=np.float32)
+        if w.ndim != 1 or w.size < 2:
+            raise ValueError("weights must be a 1-D array of at least 2 hashed features")
+        self.weights = w
+        self.bias = float(bias)
+        self.dim = int(w.size)
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> CompletenessModel:
+        """Weights from `path` (default: the file shipped in the package)."""
+        p = path or DATA_DIR / COMPLETENESS_FILE
+        try:
+            with np.load(p) as z:
+                return cls(weights=z["weights"], bias=float(z["bias"]))
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise ModelFileError(
+                f"cannot read completeness model {p}: {exc}; "
+                "rebuild it with `python -m bench.train_endpointing`"
+            ) from exc
+
+    def logit(self, words: Sequence[str]) -> float:
+        """Log-odds that `words` (normalized tokens) form a complete turn."""
+        idx = feature_indices(words, self.dim)
+        return self.bias + float(self.weights[idx].sum())
+
+    def probability(self, text: str) -> float:
+        """P(complete) of raw transcript text (any case/punctuation)."""
+        return _sigmoid(self.logit(normalize_words(text)))
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, x))))
+
+
+def _logit(p: float) -> float:
+    p = min(1.0 - P_CLIP, max(P_CLIP, p))
+    return math.log(p / (1.0 - p))
+
+
+@dataclass(frozen=True)
+class PausePrior:
+    """Corpus distribution of mid-turn pause lengths (s), as sorted quantiles."""
+
+    quantiles_s: npt.NDArray[np.float64]
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> PausePrior:
+        """The prior shipped in the package (or `path`)."""
+        p = path or DATA_DIR / PAUSE_PRIOR_FILE
+        try:
+            with np.load(p) as z:
+                q = np.asarray(z["quantiles_s"], dtype=np.float64)
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise ModelFileError(
+                f"cannot read pause prior {p}: {exc}; "
+                "rebuild it with `python -m bench.train_endpointing`"
+            ) from exc
+        if q.ndim != 1 or q.size < 2 or np.any(np.diff(q) < 0):
+            raise ModelFileError(f"pause prior {p}: quantiles must be 1-D and sorted")
+        return cls(q)
+
+    def mean_log_excess(self) -> float:
+        """Mean of log(pause - MIN_PAUSE_S) over the quantiles (the prior's pace)."""
+        excess = np.maximum(self.quantiles_s - MIN_PAUSE_S, MIN_EXCESS_S)
+        return float(np.mean(np.log(excess)))
+
+    def survival(self, grid_s: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """P(pause > t) for each t of `grid_s` (linear between quantiles)."""
+        levels = np.linspace(0.0, 1.0, self.quantiles_s.size)
+        cdf = np.interp(grid_s, self.quantiles_s, levels, left=0.0, right=1.0)
+        return 1.0 - cdf
+
+
+@dataclass
+class SpeakerPauseModel:
+    """One speaker's mid-turn pause lengths: the prior, stretched to this speaker's pace and
+    mixed with what they did so far.
+
+    The prior is first rescaled on the pause's excess over MIN_PAUSE_S by
+    s = exp(w * (mean log excess of the speaker - mean log excess of the prior)),
+    w = n / (n + scale_weight), so a fast speaker's whole curve (tail included) moves
+    down; then S(t) = (k * S_prior_s(t) + #{observed pauses > t}) / (k + n), k =
+    `prior_weight`. Only pauses in [MIN_PAUSE_S, MAX_PAUSE_S] are learnt."""
+
+    prior: PausePrior
+    prior_weight: float = PRIOR_PSEUDO_COUNT
+    pauses_s: list[float] = field(default_factory=list)
+    scale_weight: float = SCALE_PSEUDO_COUNT
+    """Pauses needed before the speaker's own pace counts half in the rescaling."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.prior_weight <= 1e6:
+            raise ValueError(f"prior_weight must be in (0, 1e6] pauses, got {self.prior_weight}")
+        if not 0.0 < self.scale_weight <= 1e6:
+            raise ValueError(f"scale_weight must be in (0, 1e6] pauses, got {self.scale_weight}")
+        self._grid = np.arange(0.0, MAX_PAUSE_S + SURVIVAL_STEP_S, SURVIVAL_STEP_S)
+        self._prior_surv = self.prior.survival(self._grid)
+        self._prior_log_excess = self.prior.mean_log_excess()
+
+    def scale(self) -> float:
+        """Factor applied to the prior's pause excess for this speaker (1: corpus pace)."""
+        n = len(self.pauses_s)
+        if n == 0:
+            return 1.0
+        excess = np.maximum(np.asarray(self.pauses_s) - MIN_PAUSE_S, MIN_EXCESS_S)
+        w = n / (n + self.scale_weight)
+        return float(np.exp(w * (np.mean(np.log(excess)) - self._prior_log_excess)))
+
+    def observe(self, pause_s: float) -> bool:
+        """Learn one mid-turn pause (s); returns whether it was in the learnt range."""
+        if not MIN_PAUSE_S <= pause_s <= MAX_PAUSE_S:
+            return False
+        self.pauses_s.append(float(pause_s))
+        if len(self.pauses_s) > SPEAKER_MEMORY:
+            del self.pauses_s[0]
+        return True
+
+    @property
+    def grid_s(self) -> npt.NDArray[np.float64]:
+        """Silence lengths (s) at which `survival` is evaluated."""
+        return self._grid
+
+    def survival(self) -> npt.NDArray[np.float64]:
+        """P(this speaker's mid-turn pause lasts longer than t) on `grid_s`."""
+        k = self.prior_weight
+        n = len(self.pauses_s)
+        if n == 0:
+            return self._prior_surv
+        g = self._grid
+        scaled = np.where(g > MIN_PAUSE_S, MIN_PAUSE_S + (g - MIN_PAUSE_S) / self.scale(), g)
+        prior_surv = self.prior.survival(scaled)
+        obs = np.asarray(sorted(self.pauses_s))
+        longer = n - np.searchsorted(obs, g, side="right")
+        return np.asarray((k * prior_surv + longer) / (k + n), dtype=np.float64)
+
+    def quantile_s(self, q: float) -> float:
+        """Pause length (s) that a share `q` of this speaker's pauses do not exceed."""
+        surv = self.survival()
+        idx = int(np.searchsorted(-surv, -(1.0 - q), side="left"))
+        return float(self._grid[min(idx, self._grid.size - 1)])
+
+
+def end_probability(
+    p_text: float | None,
+    p_audio: float | None = None,
+    *,
+    audio_weight: float = 0.0,
+    cues: TurnCues | None = None,
+    base_rate: float = NO_TEXT_BASE_RATE,
+) -> float:
+    """P(this silence ends the turn) from the text and audio models (log-odds sum, the audio
+    term scaled by `audio_weight`) and the hand cues (odds multipliers). A missing model
+    contributes nothing (`base_rate` when both are missing)."""
+    z = _logit(p_text) if p_text is not None else _logit(base_rate)
+    if p_audio is not None and audio_weight > 0.0:
+        z += audio_weight * _logit(p_audio)
+    if cues is not None:
+        if cues.dictation:
+            z += math.log(DICTATION_ODDS_FACTOR)
+        if cues.trailing_filler:
+            z += math.log(FILLER_ODDS_FACTOR)
+    return _sigmoid(z)
+
+
+def commit_delay(
+    p_end: float,
+    grid_s: npt.NDArray[np.float64],
+    survival: npt.NDArray[np.float64],
+    *,
+    threshold: float,
+    floor_s: float,
+    ceiling_s: float,
+) -> float:
+    """Silence (s) after which P(end | silence >= t) = p / (p + (1-p) S(t)) reaches
+    `threshold`, clamped to [floor_s, ceiling_s]."""
+    p = min(1.0 - P_CLIP, max(P_CLIP, p_end))
+    # posterior >= thr  <=>  S(t) <= p (1 - thr) / ((1 - p) thr)
+    target = p * (1.0 - threshold) / ((1.0 - p) * threshold)
+    ok = np.nonzero(survival <= target)[0]
+    t = float(grid_s[ok[0]]) if ok.size else ceiling_s
+    return min(ceiling_s, max(floor_s, t))
+
+
+class EndpointState(Enum):
+    """Where the user's turn stands."""
+
+    IDLE = "idle"
+    """No user turn open (before the first word, or after a commit)."""
+    SPEAKING = "speaking"
+    PAUSED = "paused"
+    """Silence inside an open turn: a commit is pending."""
+    COMMITTED = "committed"
+    """The turn was declared over in the current silence."""
+
+
+@dataclass(frozen=True)
+class EndpointDecision:
+    """The delay chosen for the current pause and why."""
+
+    pause_start_s: float
+    """Stream time the silence started (s)."""
+    delay_s: float
+    """Silence the turn must outlast to be committed (s)."""
+    commit_at_s: float
+    """pause_start_s + delay_s (s)."""
+    p_text: float | None
+    """Completeness probability of the transcript (None: no transcript yet)."""
+    p_audio: float | None
+    """Audio end-of-turn model probability (None: not asked)."""
+    p_end: float
+    """Combined P(this silence ends the turn) before the silence is taken into account."""
+    speaker_p90_s: float
+    """90th percentile of this speaker's mid-turn pauses (s), the patience it implies."""
+    cues: TurnCues
+    words: int
+    """Number of transcript tokens of the turn so far."""
+
+
+class AdaptiveEndpointer:
+    """Per-session end-of-turn logic on literal stream timestamps (seconds).
+
+    Feed `on_speech_start`, `on_speech_end`, `on_transcript` and optionally
+    `on_audio_probability`; ask `decision()` for the current pause's delay, `poll(now_s)`
+    whether the turn is over. `on_agent_speech` marks the agent's talking time, which is
+    never learnt as a pause; `discard_speech` drops a user backchannel (neither a turn nor
+    the end of a pause)."""
+
+    def __init__(
+        self,
+        *,
+        completeness: CompletenessModel | None,
+        pauses: SpeakerPauseModel,
+        threshold: float = DEFAULT_THRESHOLD,
+        floor_s: float = DEFAULT_FLOOR_S,
+        ceiling_s: float = DEFAULT_CEILING_S,
+        audio_weight: float = 0.0,
+    ) -> None:
+        if not 0.0 < threshold < 1.0:
+            raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+        if not 0.0 <= floor_s <= ceiling_s <= MAX_PAUSE_S:
+            raise ValueError(
+                f"need 0 <= floor_s <= ceiling_s <= {MAX_PAUSE_S} s, got {floor_s}, {ceiling_s}"
+            )
+        if not 0.0 <= audio_weight <= 2.0:
+            raise ValueError(f"audio_weight must be in [0, 2], got {audio_weight}")
+        self.completeness = completeness
+        self.pauses = pauses
+        self.threshold = threshold
+        self.floor_s = floor_s
+        self.ceiling_s = ceiling_s
+        self.audio_weight = audio_weight
+        self.state = EndpointState.IDLE
+        self._final_text = ""
+        self._interim_text = ""
+        self._p_audio: float | None = None
+        self._pause_start_s: float | None = None
+        self._agent_spoke_in_pause = False
+        self._resumed_from: tuple[float, EndpointState, bool] | None = None
+        self._cached: tuple[str, float | None, EndpointDecision] | None = None
+
+    # -- inputs -------------------------------------------------------------------------
+
+    def on_speech_start(self, at_s: float) -> float | None:
+        """The user speaks at `at_s`. Returns the pause (s) just learnt, if any."""
+        learnt: float | None = None
+        self._resumed_from = None
+        match self.state:
+            case EndpointState.PAUSED | EndpointState.COMMITTED:
+                assert self._pause_start_s is not None
+                pause = at_s - self._pause_start_s
+                # a resumption after a commit is still this speaker's pause habit; the
+                # owner calls end_turn() when a commit really closed the turn
+                if not self._agent_spoke_in_pause and self.pauses.observe(pause):
+                    learnt = pause
+                self._resumed_from = (self._pause_start_s, self.state, learnt is not None)
+            case EndpointState.IDLE | EndpointState.SPEAKING:
+                pass
+        self.state = EndpointState.SPEAKING
+        self._pause_start_s = None
+        self._p_audio = None
+        self._agent_spoke_in_pause = False
+        return learnt
+
+    def on_speech_end(self, at_s: float) -> None:
+        """The user's speech ended at `at_s` (end of the last word)."""
+        match self.state:
+            case EndpointState.SPEAKING:
+                self.state = EndpointState.PAUSED
+                self._pause_start_s = at_s
+                self._cached = None
+            case EndpointState.IDLE | EndpointState.PAUSED | EndpointState.COMMITTED:
+                pass
+
+    def on_transcript(self, text: str, now_s: float, *, is_final: bool) -> None:
+        """Speech-to-text hypothesis of the current utterance (`is_final`: the utterance is
+        closed; the next text starts a new utterance of the same turn). `now_s` is unused by
+        the logic but kept for symmetry and tracing."""
+        del now_s
+        if is_final:
+            self._final_text = (self._final_text + " " + text).strip()
+            self._interim_text = ""
+        else:
+            self._interim_text = text
+
+    def on_audio_probability(self, p_end: float) -> None:
+        """Audio end-of-turn model's probability for the current pause."""
+        if not 0.0 <= p_end <= 1.0:
+            raise ValueError(f"p_end must be a probability in [0, 1], got {p_end}")
+        self._p_audio = p_end
+
+    def on_agent_speech(self) -> None:
+        """The agent talked during the current silence: not a mid-turn pause to learn."""
+        self._agent_spoke_in_pause = True
+
+    def discard_speech(self) -> None:
+        """The speech that started was a backchannel: return to the pause it interrupted."""
+        if self.state is not EndpointState.SPEAKING or self._resumed_from is None:
+            return
+        pause_start_s, state, learnt = self._resumed_from
+        if learnt and self.pauses.pauses_s:
+            self.pauses.pauses_s.pop()
+        self._pause_start_s = pause_start_s
+        self.state = state
+        self._resumed_from = None
+        self._cached = None
+
+    # -- outputs ------------------------------------------------------------------------
+
+    @property
+    def turn_text(self) -> str:
+        """Transcript of the open turn so far (finals and the latest interim)."""
+        return (self._final_text + " " + self._interim_text).strip()
+
+    def decision(self) -> EndpointDecision | None:
+        """Delay for the current pause (None when not in a pause). Recomputed only when the
+        transcript or the audio probability changed."""
+        if self._pause_start_s is None or self.state is EndpointState.SPEAKING:
+            return None
+        text = self.turn_text
+        if self._cached is not None and self._cached[:2] == (text, self._p_audio):
+            return self._cached[2]
+        words = normalize_words(text)
+        cues = turn_cues(words)
+        p_text = _sigmoid(self.completeness.logit(words)) if self.completeness and words else None
+        p_end = end_probability(p_text, self._p_audio, audio_weight=self.audio_weight, cues=cues)
+        delay = commit_delay(
+            p_end,
+            self.pauses.grid_s,
+            self.pauses.survival(),
+            threshold=self.threshold,
+            floor_s=self.floor_s,
+            ceiling_s=self.ceiling_s,
+        )
+        dec = EndpointDecision(
+            pause_start_s=self._pause_start_s,
+            delay_s=delay,
+            commit_at_s=self._pause_start_s + delay,
+            p_text=p_text,
+            p_audio=self._p_audio,
+            p_end=p_end,
+            speaker_p90_s=self.pauses.quantile_s(0.9),
+            cues=cues,
+            words=len(words),
+        )
+        self._cached = (text, self._p_audio, dec)
+        return dec
+
+    def delay_for_pause(self) -> float | None:
+        """Delay (s) of the current pause, or None outside a pause."""
+        dec = self.decision()
+        return None if dec is None else dec.delay_s
+
+    def poll(self, now_s: float) -> EndpointDecision | None:
+        """The decision when the turn is over at `now_s` (state becomes COMMITTED), else None."""
+        if self.state is not EndpointState.PAUSED:
+            return None
+        dec = self.decision()
+        if dec is None or now_s < dec.commit_at_s:
+            return None
+        self.state = EndpointState.COMMITTED
+        return dec
+
+    def end_turn(self) -> None:
+        """Close the turn (committed elsewhere, e.g. by the framework): forget its text."""
+        self._reset_turn()
+        self.state = EndpointState.IDLE
+        self._pause_start_s = None
+
+    def _reset_turn(self) -> None:
+        self._final_text = ""
+        self._interim_text = ""
+        self._p_audio = None
+        self._cached = None

@@ -1,0 +1,148 @@
+"""A scripted streaming STT for session tests: real audio segmentation, known words.
+
+The production STT is a network service; tests replace it with this: speech segments are
+found in the audio the session really sends (energy VAD, like `LocalSTT`), and segment `i`
+is "recognized" as `texts[i]`: interim hypotheses grow word by word while the segment is
+open, the final arrives `final_delay_s` after the segment closes. No model, no thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from livekit.agents import LanguageCode, stt, utils
+from livekit.agents.types import (
+    DEFAULT_API_CONNECT_OPTIONS,
+    NOT_GIVEN,
+    APIConnectOptions,
+    NotGivenOr,
+)
+
+from plugins.local_stt.model import (
+    SAMPLE_RATE_HZ,
+    EnergyVad,
+    SegmenterEvent,
+    SegmenterEventType,
+    SpeechSegmenter,
+)
+from plugins.local_stt.stt import frame_to_samples_16k
+
+WORDS_PER_S = 3.0
+"""Rate at which interim hypotheses reveal the scripted words."""
+LANGUAGE = LanguageCode("en")
+
+
+class ScriptedSTT(stt.STT[Any]):
+    """Streaming STT whose recognized text is scripted per speech segment.
+
+    `texts[i]` is the transcript of the i-th segment across all streams of this instance
+    (segments beyond the script are recognized as ""). `min_silence_s` closes a segment;
+    keep it above the pauses inside one scripted utterance.
+    """
+
+    def __init__(
+        self,
+        texts: list[str],
+        *,
+        min_silence_s: float = 0.6,
+        final_delay_s: float = 0.25,
+        interim_interval_s: float = 0.3,
+    ) -> None:
+        """`min_silence_s` (0.02..5), `final_delay_s` (0..3) provider latency of finals,
+        `interim_interval_s` (0.05..5)."""
+        if not 0.0 <= final_delay_s <= 3.0:
+            raise ValueError(f"final_delay_s must be in 0..3, got {final_delay_s}")
+        super().__init__(
+            capabilities=stt.STTCapabilities(
+                streaming=True, interim_results=True, offline_recognize=False
+            )
+        )
+        self._texts = list(texts)
+        self._vad = EnergyVad(min_silence_s=min_silence_s)
+        self._interim_interval_s = interim_interval_s
+        SpeechSegmenter(vad=self._vad, interim_interval_s=interim_interval_s)
+        self.final_delay_s = final_delay_s
+        self.segments_seen = 0
+
+    def next_text(self) -> str:
+        """Consume the next scripted transcript."""
+        i = self.segments_seen
+        self.segments_seen += 1
+        return self._texts[i] if i < len(self._texts) else ""
+
+    async def _recognize_impl(
+        self,
+        buffer: utils.AudioBuffer,
+        *,
+        language: NotGivenOr[str] = NOT_GIVEN,
+        conn_options: APIConnectOptions,
+    ) -> stt.SpeechEvent:
+        raise NotImplementedError("ScriptedSTT only streams")
+
+    def stream(
+        self,
+        *,
+        language: NotGivenOr[str] = NOT_GIVEN,
+        conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
+    ) -> stt.RecognizeStream:
+        return _ScriptedStream(
+            stt=self,
+            conn_options=conn_options,
+            segmenter=SpeechSegmenter(vad=self._vad, interim_interval_s=self._interim_interval_s),
+        )
+
+
+class _ScriptedStream(stt.RecognizeStream):
+    def __init__(
+        self, *, stt: ScriptedSTT, conn_options: APIConnectOptions, segmenter: SpeechSegmenter
+    ) -> None:
+        super().__init__(stt=stt, conn_options=conn_options, sample_rate=SAMPLE_RATE_HZ)
+        self._owner = stt
+        self._segmenter = segmenter
+        self._text = ""
+        self._pending: set[asyncio.Task[None]] = set()
+
+    async def _run(self) -> None:
+        async for item in self._input_ch:
+            if isinstance(item, self._FlushSentinel):
+                events = self._segmenter.flush()
+            else:
+                events = self._segmenter.push(frame_to_samples_16k(item))
+            for ev in events:
+                self._handle(ev)
+        for ev in self._segmenter.flush():
+            self._handle(ev)
+        if self._pending:
+            await asyncio.gather(*self._pending)
+
+    def _handle(self, ev: SegmenterEvent) -> None:
+        match ev.type:
+            case SegmenterEventType.START:
+                self._text = self._owner.next_text()
+                self._event_ch.send_nowait(
+                    stt.SpeechEvent(type=stt.SpeechEventType.START_OF_SPEECH)
+                )
+            case SegmenterEventType.INTERIM:
+                words = self._text.split()
+                k = min(len(words), int((ev.at_s - ev.start_s) * WORDS_PER_S))
+                if k > 0:
+                    self._send(stt.SpeechEventType.INTERIM_TRANSCRIPT, " ".join(words[:k]))
+            case SegmenterEventType.END:
+                task = asyncio.create_task(self._final(self._text))
+                self._pending.add(task)
+                task.add_done_callback(self._pending.discard)
+
+    async def _final(self, text: str) -> None:
+        await asyncio.sleep(self._owner.final_delay_s)
+        if text:
+            self._send(stt.SpeechEventType.FINAL_TRANSCRIPT, text)
+        self._event_ch.send_nowait(stt.SpeechEvent(type=stt.SpeechEventType.END_OF_SPEECH))
+
+    def _send(self, kind: stt.SpeechEventType, text: str) -> None:
+        self._event_ch.send_nowait(
+            stt.SpeechEvent(
+                type=kind,
+                alternatives=[stt.SpeechData(language=LANGUAGE, text=text, confidence=1.0)],
+            )
+        )

@@ -1,0 +1,5 @@
+"""Logger of the simulation harness."""
+
+import logging
+
+logger = logging.getLogger("turntaking.sim")

@@ -1,0 +1,237 @@
+"""Pure decision logic of the interruption arbiter, on literal timelines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from plugins.arbiter.model import (
+    HASH_DIM,
+    ArbiterDecider,
+    ArbiterParams,
+    ArbiterState,
+    AudioFeatures,
+    ModelFileError,
+    OverlapEvent,
+    TextModel,
+    VoiceActivity,
+    frame_features,
+    hashed_indices,
+    load_params,
+    normalize_words,
+    text_features,
+)
+
+VOICED = AudioFeatures(level_dbfs=-20.0, zcr=0.1, duration_s=0.02)
+QUIET = AudioFeatures(level_dbfs=-80.0, zcr=0.5, duration_s=0.02)
+PARAMS = ArbiterParams(
+    interrupt_threshold=0.8,
+    final_threshold=0.5,
+    sustained_speech_s=1.0,
+    min_voiced_s=0.1,
+    short_speech_s=0.3,
+    final_wait_s=0.5,
+)
+
+
+def toy_model() -> TextModel:
+    """Hand-set weights: acknowledgement words pull towards backchannel, others push."""
+    w = np.zeros(HASH_DIM, dtype=np.float32)
+    for word, weight in {"yeah": -3.0, "uh": -3.0, "huh": -3.0, "okay": -2.5, "wait": 4.0,
+                         "stop": 3.0, "blue": 3.0, "no": 2.0}.items():
+        w[hashed_indices([f"u:{word}"])[0]] += weight
+    return TextModel(w, 0.0)
+
+
+def voiced_frames(d: ArbiterDecider, start_s: float, n: int) -> list[OverlapEvent]:
+    """Push n voiced 20 ms frames starting at start_s; returns the decisions."""
+    out = []
+    for k in range(n):
+        ev = d.push_audio_features(VOICED, round(start_s + 0.02 * (k + 1), 6))
+        if ev is not None:
+            out.append(ev)
+    return out
+
+
+def state_of(d: ArbiterDecider) -> ArbiterState:
+    """The decider's state, read through a call so the checker does not narrow it."""
+    return d.state
+
+
+def test_normalize_words_unifies_acknowledgement_spellings() -> None:
+    assert normalize_words("Mm-hmm.") == ["mm", "hmm"]
+    assert normalize_words("Uh-huh, OK!") == ["uh", "huh", "okay"]
+    assert normalize_words("  ") == []
+
+
+def test_text_features_include_context_and_length() -> None:
+    feats = text_features(["wait", "stop"], ["the", "blue", "one"])
+    assert "n:2" in feats and "f:wait" in feats and "b:wait_stop" in feats
+    assert "al:one" in feats and "al2:blue_one" in feats
+
+
+def test_backchannel_keeps_agent_talking_and_is_decided_after_speech_end() -> None:
+    d = ArbiterDecider(toy_model(), params=PARAMS)
+    d.on_agent_speech("so the next step is to upload the file and then", 0.0)
+    assert d.on_user_speech_start(2.0) is None
+    assert d.state is ArbiterState.LISTENING
+    assert voiced_frames(d, 2.0, 20) == []  # 0.4 s of "uh huh"
+    assert d.on_transcript("Uh-huh.", False, 2.45) is None
+    assert d.on_user_speech_end(2.7) is None
+    ev = d.on_transcript("Uh-huh.", True, 2.9)
+    assert ev is not None and ev.label == "backchannel"
+    assert state_of(d) is ArbiterState.BACKCHANNEL
+    assert ev.decided_at_s == pytest.approx(2.9)
+    assert ev.latency_s == pytest.approx(0.9)
+    assert ev.probability < 0.1 and ev.word_count == 2
+
+
+def test_clear_interruption_words_stop_at_once() -> None:
+    d = ArbiterDecider(toy_model(), params=PARAMS)
+    d.on_agent_speech("the red one is cheaper and", 0.0)
+    d.on_user_speech_start(1.0)
+    voiced_frames(d, 1.0, 10)
+    ev = d.on_transcript("wait", False, 1.3)
+    assert ev is not None and ev.label == "interruption" and ev.cues == ("words",)
+    assert ev.latency_s == pytest.approx(0.3)
+    assert d.state is ArbiterState.INTERRUPTION
+    d.on_agent_speech_end(1.5)
+    assert state_of(d) is ArbiterState.IDLE
+
+
+def test_sustained_speech_interrupts_without_words() -> None:
+    d = ArbiterDecider(toy_model(), params=PARAMS)
+    d.on_agent_speech("let me explain how this works", 0.0)
+    d.on_user_speech_start(5.0)
+    evs = voiced_frames(d, 5.0, 60)
+    assert len(evs) == 1
+    ev = evs[0]
+    assert ev.label == "interruption" and ev.cues == ("sustained_speech",)
+    assert ev.decided_at_s == pytest.approx(6.0)
+
+
+def test_mere_sound_never_stops_the_agent() -> None:
+    d = ArbiterDecider(toy_model(), params=PARAMS)
+    d.on_agent_speech("and then we", 0.0)
+    d.on_user_speech_start(1.0)
+    voiced_frames(d, 1.0, 5)  # a 0.1 s cough
+    assert d.on_user_speech_end(1.2) is None
+    assert d.tick(1.6) is None  # still waiting for a transcript
+    ev = d.tick(1.7)
+    assert ev is not None and ev.label == "backchannel" and ev.cues == ("no_words",)
+
+
+def test_hallucinated_word_on_short_hum_needs_the_high_threshold() -> None:
+    d = ArbiterDecider(toy_model(), params=PARAMS)
+    d.on_agent_speech("and then we", 0.0)
+    d.on_user_speech_start(1.0)
+    voiced_frames(d, 1.0, 10)  # 0.2 s < short_speech_s
+    d.on_user_speech_end(1.3)
+    ev = d.on_transcript("no", True, 1.5)  # p = sigmoid(2) ~ 0.88 >= 0.8: still stops
+    assert ev is not None and ev.label == "interruption"
+    d2 = ArbiterDecider(toy_model(), params=PARAMS)
+    d2.on_agent_speech("and then we", 0.0)
+    d2.on_user_speech_start(1.0)
+    voiced_frames(d2, 1.0, 10)
+    d2.on_user_speech_end(1.3)
+    ev2 = d2.on_transcript("them", True, 1.5)  # p = 0.5: below 0.8 for a short hum
+    assert ev2 is not None and ev2.label == "backchannel"
+
+
+def test_answer_to_a_question_takes_the_turn() -> None:
+    d = ArbiterDecider(toy_model(), params=PARAMS)
+    d.on_agent_speech("Does Tuesday work?", 0.0)
+    d.on_user_speech_start(1.0)
+    voiced_frames(d, 1.0, 10)
+    ev = d.on_transcript("yeah", False, 1.4)
+    assert ev is not None and ev.label == "interruption" and ev.cues == ("answer_to_question",)
+
+
+def test_user_speech_without_agent_speech_is_not_an_overlap() -> None:
+    d = ArbiterDecider(toy_model(), params=PARAMS)
+    assert d.on_user_speech_start(1.0) is None
+    assert d.state is ArbiterState.IDLE
+    assert d.on_transcript("wait", True, 1.5) is None
+
+
+def test_agent_stopping_mid_overlap_closes_it_undecided() -> None:
+    d = ArbiterDecider(toy_model(), params=PARAMS)
+    d.on_agent_speech("that is all", 0.0)
+    d.on_user_speech_start(1.0)
+    d.on_agent_speech_end(1.1)
+    assert d.state is ArbiterState.IDLE
+    assert d.on_transcript("wait", False, 1.4) is None
+
+
+def test_params_validation_names_the_range() -> None:
+    with pytest.raises(ValueError, match=r"interrupt_threshold must be in \[0, 1\]"):
+        ArbiterParams(interrupt_threshold=1.5)
+    with pytest.raises(ValueError, match="sustained_speech_s"):
+        ArbiterParams(sustained_speech_s=0.0)
+
+
+def test_frame_features_and_voice_activity() -> None:
+    sr = 16_000
+    t = np.arange(320) / sr
+    tone = (0.3 * np.sin(2 * np.pi * 150 * t)).astype(np.float32)
+    f = frame_features(tone, sr)
+    assert f.voiced and -15 < f.level_dbfs < -10 and f.duration_s == pytest.approx(0.02)
+    silent = frame_features(np.zeros(320, dtype=np.float32), sr)
+    assert not silent.voiced
+    with pytest.raises(ValueError, match="empty audio frame"):
+        frame_features(np.zeros(0, dtype=np.float32), sr)
+    vad = VoiceActivity(start_s=0.06, end_silence_s=0.1)
+    edges = []
+    for k in range(40):
+        feats = f if 10 <= k < 25 else silent
+        e = vad.push(feats, round(0.02 * (k + 1), 6))
+        if e is not None:
+            edges.append(e)
+    assert [e[0] for e in edges] == ["start", "end"]
+    assert edges[0][1] == pytest.approx(0.2) and edges[1][1] == pytest.approx(0.6)
+
+
+def test_model_files_missing_or_broken_raise_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(ModelFileError, match="train_arbiter"):
+        TextModel.load(tmp_path / "nope.npz")
+    bad = tmp_path / "params.json"
+    bad.write_text(json.dumps({"params": {"nonsense": 1}}))
+    with pytest.raises(ModelFileError, match="arbiter parameters"):
+        load_params(bad)
+
+
+def test_shipped_model_separates_typical_backchannels_from_interruptions() -> None:
+    model = TextModel.load()
+    params = load_params()
+    agent = "so the next step is to upload the file and then"
+    for bc in ("Uh-huh.", "Yeah.", "Mm-hmm.", "Right."):
+        assert model.probability(bc, agent) < params.final_threshold, bc
+    for it in ("no the blue one", "what do you mean", "hold on I think that's wrong"):
+        assert model.probability(it, agent) >= params.interrupt_threshold, it
+
+
+def test_speech_resuming_before_the_verdict_continues_the_same_overlap() -> None:
+    d = ArbiterDecider(toy_model(), params=PARAMS)
+    d.on_agent_speech("and then we", 0.0)
+    d.on_user_speech_start(1.0)
+    voiced_frames(d, 1.0, 10)
+    d.on_user_speech_end(1.3)
+    assert d.on_user_speech_start(1.4) is None  # "so ... we will try"
+    assert d.state is ArbiterState.LISTENING
+    evs = voiced_frames(d, 1.4, 40)
+    assert len(evs) == 1 and evs[0].label == "interruption"
+    assert evs[0].decided_at_s == pytest.approx(2.0)
+
+
+def test_truncated_model_and_out_of_range_params_raise_model_file_error(tmp_path: Path) -> None:
+    npz = tmp_path / "text_model.npz"
+    npz.write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(ModelFileError):
+        TextModel.load(npz)
+    bad = tmp_path / "params.json"
+    bad.write_text(json.dumps({"params": {"interrupt_threshold": 7}}))
+    with pytest.raises(ModelFileError, match="interrupt_threshold"):
+        load_params(bad)

@@ -1,0 +1,132 @@
+"""The arbiter inside a real AgentSession (in-process, real Silero VAD, virtual time).
+
+The STT is scripted with each clip's known words but segments the audio the session really
+sends; the LLM is scripted. A scene runs in about a second of wall time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from livekit.agents import Agent, AgentSession, inference
+
+from plugins.arbiter import SESSION_EVENT, InterruptionArbiter, OverlapEvent
+from sim.fake_stt import ScriptedSTT
+from sim.harness import EventKind
+from sim.lines import AGENT_LINES
+from sim.scenes import SCENES, SceneResult, run_scene, scene_transcripts
+from sim.tts import ClipLibrary, ClipTTS
+from sim.virtual_time import InlineExecutor, run_virtual
+from worker.stacks import StackSetup
+
+
+def arbiter_stack(arbiter: InterruptionArbiter, seen: list[OverlapEvent]) -> StackSetup:
+    def install(session: AgentSession[Any], note: Any) -> None:
+        arbiter.attach(session)
+        session.on(SESSION_EVENT, seen.append)  # type: ignore[arg-type]
+        arbiter.on("overlap", lambda ev: note(f"arbiter: {ev.label}", {"cues": ev.cues}))
+
+    def agent_factory(instructions: str) -> Agent:
+        return arbiter.wrap_agent(Agent(instructions=instructions))
+
+    return StackSetup(
+        name="arbiter",
+        description="interruption arbiter",
+        turn_handling=arbiter.turn_handling(),  # type: ignore[arg-type]
+        agent_factory=agent_factory,
+        install=install,
+    )
+
+
+async def _scene(name: str, arbiter: InterruptionArbiter) -> tuple[SceneResult, list[Any]]:
+    scene = SCENES[name]
+    seen: list[OverlapEvent] = []
+    result = await run_scene(
+        scene,
+        stack=arbiter_stack(arbiter, seen),
+        stt=ScriptedSTT(scene_transcripts(scene)),
+        vad=inference.VAD(executor=InlineExecutor()),
+        tts=ClipTTS(library=ClipLibrary.from_lines(AGENT_LINES)),
+    )
+    return result, seen
+
+
+def _after(r: SceneResult, kinds: tuple[EventKind, ...], t: float) -> list[float]:
+    return [e.at_s for e in r.events if e.kind in kinds and e.at_s > t]
+
+
+@pytest.fixture(scope="module")
+def backchannel() -> tuple[SceneResult, list[Any], InterruptionArbiter]:
+    arb = InterruptionArbiter.load()
+    r, seen = run_virtual(_scene("backchannel", arb))
+    return r, seen, arb
+
+
+@pytest.fixture(scope="module")
+def interruption() -> tuple[SceneResult, list[Any], InterruptionArbiter]:
+    arb = InterruptionArbiter.load()
+    r, seen = run_virtual(_scene("interruption", arb))
+    return r, seen, arb
+
+
+def test_backchannel_leaves_the_agent_untouched(
+    backchannel: tuple[SceneResult, list[Any], InterruptionArbiter],
+) -> None:
+    r, seen, arb = backchannel
+    onset = r.user_spans[0][1]
+    stops = (EventKind.AUDIO_CLEARED, EventKind.AUDIO_PAUSED)
+    assert not _after(r, stops, onset), "the agent was stopped or paused by a backchannel"
+    assert [ev.label for ev in seen] == ["backchannel"]
+    assert arb.metrics.backchannels == 1 and arb.metrics.interruptions == 0
+    assert arb.active
+    # never a user turn, never sent to the LLM
+    assert [m for m in r.history if m["role"] == "user"] == []
+    assert r.llm_calls == 0
+    assistant = [m for m in r.history if m["role"] == "assistant"]
+    assert assistant and assistant[0]["text"] == SCENES["backchannel"].opening
+    assert assistant[0]["interrupted"] is False
+
+
+def test_interruption_stops_and_replans_with_the_users_words(
+    interruption: tuple[SceneResult, list[Any], InterruptionArbiter],
+) -> None:
+    r, seen, arb = interruption
+    scene = SCENES["interruption"]
+    assert [ev.label for ev in seen] == ["interruption"]
+    assert arb.metrics.interruptions == 1
+    assert r.stop_latency_s is not None and r.stop_latency_s < 1.5
+    first = r.history[0]
+    assert first["role"] == "assistant" and first["interrupted"] is True
+    assert scene.opening.startswith(first["text"]) and len(first["text"]) < len(scene.opening)
+    assert r.history[1]["role"] == "user" and "Tuesday" in r.history[1]["text"]
+    assert r.history[2]["text"] == "Got it, Tuesday then. What time works for you?"
+
+
+def test_failure_falls_back_to_the_framework_barge_in() -> None:
+    arb = InterruptionArbiter.load()
+    assert arb._decider is not None
+
+    def broken(at_s: float) -> None:
+        raise RuntimeError("simulated arbiter failure")
+
+    arb._decider.on_user_speech_start = broken  # type: ignore[method-assign]
+    r, seen = run_virtual(_scene("interruption", arb))
+    assert not arb.active and arb.metrics.fallbacks == 1
+    assert seen == []
+    # the framework's VAD barge-in took over: the agent stopped and the words became a turn
+    assert r.stop_latency_s is not None
+    assert r.history[0]["interrupted"] is True
+    assert any(m["role"] == "user" and "Tuesday" in m["text"] for m in r.history)
+
+
+def test_missing_model_returns_a_disabled_arbiter(monkeypatch: pytest.MonkeyPatch) -> None:
+    from plugins.arbiter.model import ModelFileError, TextModel
+
+    def missing(*_a: object, **_k: object) -> None:
+        raise ModelFileError("cannot read arbiter text model x.npz")
+
+    monkeypatch.setattr(TextModel, "load", missing)
+    arb = InterruptionArbiter.load()
+    assert not arb.active
+    assert arb.turn_handling()["interruption"]["min_duration"] == 0.5

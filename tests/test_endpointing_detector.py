@@ -1,0 +1,209 @@
+"""The LiveKit-facing detector: protocol compatibility with livekit-agents 1.8.9 and the
+prediction-future timing, on a virtual-time event loop (no real sleeping)."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Iterator
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from livekit.agents.voice import audio_recognition
+from livekit.agents.voice.turn import (
+    _STREAMING_ENDPOINTING_DEFAULTS,
+    TurnDetectionEvent,
+    _StreamingTurnDetector,
+    _StreamingTurnDetectorStream,
+)
+
+from plugins.endpointing import (
+    AdaptiveTurnDetector,
+    AdaptiveTurnDetectorStream,
+    CompletenessModel,
+    EndpointDecision,
+    PausePrior,
+)
+
+PRIOR = PausePrior(np.minimum(0.2 - 0.3 * np.log1p(-np.linspace(0.0, 0.999, 101)), 3.0))
+
+
+class VirtualTimeLoop(asyncio.SelectorEventLoop):
+    """Event loop whose clock jumps to the next timer when nothing is ready."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._now = 0.0
+
+    def time(self) -> float:
+        return self._now
+
+    def _run_once(self) -> None:
+        ready: Any = self._ready  # type: ignore[attr-defined]
+        scheduled: Any = self._scheduled  # type: ignore[attr-defined]
+        if not ready and scheduled:
+            self._now = max(self._now, scheduled[0].when())
+        super()._run_once()  # type: ignore[misc]
+
+
+@pytest.fixture
+def vloop() -> Iterator[VirtualTimeLoop]:
+    loop = VirtualTimeLoop()
+    try:
+        yield loop
+    finally:
+        loop.close()
+
+
+def _detector(**kw: Any) -> AdaptiveTurnDetector:
+    kw.setdefault("threshold", 0.9)
+    det = AdaptiveTurnDetector(completeness=CompletenessModel.load(), prior=PRIOR, **kw)
+    det.prewarm()
+    return det
+
+
+# -- compatibility with the pinned framework -------------------------------------------
+
+
+def test_pinned_framework_version() -> None:
+    assert version("livekit-agents") == "1.8.9", "re-read voice/audio_recognition.py gating"
+
+
+def test_satisfies_the_private_streaming_protocols() -> None:
+    det = _detector()
+    assert isinstance(det, _StreamingTurnDetector)
+    stream = det.stream()
+    assert isinstance(stream, _StreamingTurnDetectorStream)
+    for name in ("predict", "cancel_inference", "flush", "push_audio", "end_input", "aclose"):
+        ours = inspect.signature(getattr(AdaptiveTurnDetectorStream, name))
+        theirs = inspect.signature(getattr(_StreamingTurnDetectorStream, name))
+        assert list(ours.parameters) == list(theirs.parameters), name
+    for name in ("unlikely_threshold", "backchannel_threshold", "supports_language", "aclose"):
+        assert inspect.iscoroutinefunction(getattr(AdaptiveTurnDetectorStream, name)), name
+
+
+def test_framework_gating_assumptions_hold() -> None:
+    # the detector is asked after this much silence, and the session defaults for a
+    # streaming detector are what endpointing_options() overrides
+    assert audio_recognition.MIN_SILENCE_DURATION_MS == 200  # type: ignore[attr-defined]
+    assert set(_STREAMING_ENDPOINTING_DEFAULTS) >= {"min_delay", "max_delay"}
+    src = inspect.getsource(audio_recognition.AudioRecognition._run_eou_detection)
+    assert "end_of_turn_probability < unlikely_threshold" in src
+    assert "self._endpointing.max_delay" in src
+    assert "prediction_timeout" in src
+    opts = _detector(floor_s=0.1, ceiling_s=2.0).endpointing_options()
+    assert opts == {"mode": "fixed", "min_delay": 0.1, "max_delay": 2.0}
+
+
+# -- prediction timing on virtual time -------------------------------------------------
+
+
+def test_complete_turn_resolves_early_with_commit_probability(vloop: VirtualTimeLoop) -> None:
+    async def main() -> tuple[float, TurnDetectionEvent, list[EndpointDecision]]:
+        det = _detector()
+        decisions: list[EndpointDecision] = []
+        det.on("decision", decisions.append)
+        stream = det.stream()
+        det.on_transcript("Yes, that sounds good to me.", is_final=True)
+        t0 = vloop.time()  # 0.2 s into the silence, as the framework asks
+        ev = await stream.predict()
+        await stream.aclose()
+        return vloop.time() - t0, ev, decisions
+
+    waited, ev, decisions = vloop.run_until_complete(main())
+    assert ev.end_of_turn_probability == 1.0
+    assert decisions and waited == pytest.approx(decisions[-1].delay_s - 0.2, abs=1e-6)
+    assert waited < 1.5
+
+
+def test_dictation_waits_longer_and_a_late_transcript_replans(vloop: VirtualTimeLoop) -> None:
+    async def run(first: str, late: str | None) -> float:
+        det = _detector()
+        stream = det.stream()
+        det.on_transcript(first, is_final=False)
+        t0 = vloop.time()
+        fut = stream.predict()
+        if late is not None:
+            vloop.call_later(0.05, lambda: det.on_transcript(late, is_final=True))
+        await fut
+        await stream.aclose()
+        return vloop.time() - t0
+
+    done = vloop.run_until_complete(run("Yes, that sounds good to me.", None))
+    digits = vloop.run_until_complete(run("my number is five five five two", None))
+    assert digits > done
+    replanned = vloop.run_until_complete(
+        run("my number is five five five two", "my number is five five five two. Thanks.")
+    )
+    assert replanned < digits
+
+
+def test_speech_resuming_cancels_and_teaches_the_pause(vloop: VirtualTimeLoop) -> None:
+    async def main() -> tuple[TurnDetectionEvent, list[float]]:
+        det = _detector()
+        stream = det.stream()
+        fut = stream.predict()
+        await asyncio.sleep(0.1)  # the user goes on 0.3 s into the pause
+        stream.cancel_inference()
+        ev = await fut
+        assert det.endpointer is not None
+        learnt = list(det.endpointer.pauses.pauses_s)
+        stream.flush(reason="turn committed")
+        await stream.aclose()
+        return ev, learnt
+
+    ev, learnt = vloop.run_until_complete(main())
+    assert ev.end_of_turn_probability == 0.0
+    assert learnt == [pytest.approx(0.3)]
+
+
+def test_ceiling_answers_unlikely_at_once(vloop: VirtualTimeLoop) -> None:
+    async def main() -> tuple[float, TurnDetectionEvent, float | None]:
+        det = _detector(threshold=0.99, ceiling_s=0.5, fallback_delay_s=0.5)
+        stream = det.stream()
+        det.on_transcript("and um", is_final=False)
+        t0 = vloop.time()
+        ev = await stream.predict()
+        thr = await stream.unlikely_threshold(None)
+        await stream.aclose()
+        return vloop.time() - t0, ev, thr
+
+    waited, ev, thr = vloop.run_until_complete(main())
+    assert waited == 0.0
+    assert thr is not None and ev.end_of_turn_probability < thr
+
+
+def test_missing_model_falls_back_to_fixed_delay_and_logs_once(
+    vloop: VirtualTimeLoop, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: Any
+) -> None:
+    from plugins.endpointing import model
+
+    monkeypatch.setattr(model, "DATA_DIR", tmp_path)
+
+    async def main() -> float:
+        det = AdaptiveTurnDetector(fallback_delay_s=0.5)
+        det.prewarm()
+        s1 = det.stream()
+        assert s1.is_fallback
+        t0 = vloop.time()
+        ev = await s1.predict()
+        assert ev.end_of_turn_probability == 1.0
+        det.prewarm()
+        await s1.aclose()
+        return vloop.time() - t0
+
+    with caplog.at_level(logging.ERROR, logger="turntaking.endpointing"):
+        waited = vloop.run_until_complete(main())
+    assert waited == pytest.approx(0.3)
+    assert len([r for r in caplog.records if "unavailable" in r.message]) == 1
+
+
+def test_invalid_options_name_the_range() -> None:
+    with pytest.raises(ValueError, match=r"\(0, 1\)"):
+        AdaptiveTurnDetector(threshold=0.0)
+    with pytest.raises(ValueError, match="fallback_delay_s"):
+        AdaptiveTurnDetector(floor_s=0.2, ceiling_s=1.0, fallback_delay_s=2.0)

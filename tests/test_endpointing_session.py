@@ -1,0 +1,90 @@
+"""The adaptive detector inside a real AgentSession (in-process, real VAD, virtual time).
+
+Scene "long-pause": the user dictates "four one five", pauses 1.6 s, then "two two three".
+The adaptive detector reads the dictation and keeps the turn open (one commit); the same
+detector at an eager operating point commits inside the pause (two commits).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from livekit.agents import AgentSession, inference
+
+from plugins.endpointing import AdaptiveTurnDetector, EndpointDecision
+from sim.fake_stt import ScriptedSTT
+from sim.harness import EventKind
+from sim.lines import AGENT_LINES
+from sim.scenes import SCENES, SceneResult, run_scene, scene_transcripts
+from sim.tts import ClipLibrary, ClipTTS
+from sim.virtual_time import InlineExecutor, run_virtual
+from worker.stacks import StackSetup
+
+
+def _stack(det: AdaptiveTurnDetector | None, seen: list[EndpointDecision]) -> StackSetup:
+    if det is None:
+        return StackSetup(
+            name="fixed",
+            description="framework fixed endpointing",
+            turn_handling={"endpointing": {"mode": "fixed", "min_delay": 0.5, "max_delay": 3.0}},
+        )
+
+    def install(session: AgentSession[Any], note: Any) -> None:
+        det.attach(session)
+        det.on("decision", seen.append)
+
+    return StackSetup(
+        name="adaptive-endpointing",
+        description="adaptive endpointing",
+        turn_handling={"turn_detection": det, "endpointing": det.endpointing_options()},
+        install=install,
+    )
+
+
+async def _scene(det: AdaptiveTurnDetector | None, seen: list[EndpointDecision]) -> SceneResult:
+    scene = SCENES["long-pause"]
+    return await run_scene(
+        scene,
+        stack=_stack(det, seen),
+        stt=ScriptedSTT(scene_transcripts(scene)),
+        vad=inference.VAD(executor=InlineExecutor(), min_silence_duration=0.25),
+        tts=ClipTTS(library=ClipLibrary.from_lines(AGENT_LINES)),
+    )
+
+
+def _commits(r: SceneResult) -> int:
+    return sum(1 for e in r.events if e.kind is EventKind.USER_TURN)
+
+
+def _user_turns(r: SceneResult) -> list[str]:
+    return [str(m["text"]) for m in r.history if m["role"] == "user"]
+
+
+@pytest.fixture(scope="module")
+def adaptive() -> tuple[SceneResult, list[EndpointDecision]]:
+    det = AdaptiveTurnDetector(threshold=0.9)
+    det.prewarm()
+    seen: list[EndpointDecision] = []
+    return run_virtual(_scene(det, seen)), seen
+
+
+def test_dictation_pause_keeps_the_turn_open(
+    adaptive: tuple[SceneResult, list[EndpointDecision]],
+) -> None:
+    r, seen = adaptive
+    turns = _user_turns(r)
+    assert len(turns) == 1, turns
+    assert "four" in turns[0].lower() and "three" in turns[0].lower()
+    assert r.history[-1]["text"] == "Thanks, I have four one five, two two three."
+    assert _commits(r) == 1  # no turn was committed on half a number
+    # the pause was judged as dictation and given a delay longer than the 1.6 s pause
+    assert any(d.cues.dictation and d.delay_s > 1.6 for d in seen)
+
+
+def test_an_eager_operating_point_commits_inside_the_pause() -> None:
+    # the same detector made eager (floor-only delays) cuts the number: the scene can fail
+    det = AdaptiveTurnDetector(threshold=0.05, floor_s=0.1)
+    det.prewarm()
+    r = run_virtual(_scene(det, []))
+    assert _commits(r) == 2

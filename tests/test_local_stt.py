@@ -1,0 +1,184 @@
+"""Local streaming STT: segmentation on literal signals, Whisper on a short committed clip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from livekit import rtc
+from livekit.agents import stt
+
+from plugins.local_stt import LocalSTT, WhisperTranscriber, transcribe_timeline
+from plugins.local_stt.model import (
+    SAMPLE_RATE_HZ,
+    EnergyVad,
+    SegmenterEventType,
+    SpeechSegmenter,
+)
+
+CLIP = Path(__file__).parent / "fixtures" / "sim" / "wait_stop_tuesday_16k.flac"
+SR = SAMPLE_RATE_HZ
+
+
+def _signal(spans: list[tuple[float, float]], total_s: float) -> np.ndarray:
+    """A 200 Hz tone (-9 dBFS) inside `spans`, digital silence elsewhere."""
+    out = np.zeros(int(total_s * SR), dtype=np.float32)
+    for a, b in spans:
+        t = np.arange(int(a * SR), int(b * SR)) / SR
+        out[int(a * SR) : int(a * SR) + t.size] = 0.5 * np.sin(2 * np.pi * 200 * t)
+    return out
+
+
+def test_energy_vad_finds_segments_and_closes_after_min_silence() -> None:
+    audio = _signal([(0.5, 1.0), (1.2, 1.5), (2.5, 3.0)], 4.0)
+    segs = EnergyVad(min_silence_s=0.3).segments(audio)
+    # the 0.2 s gap stays inside the first segment; the 1.0 s gap splits
+    assert [(s.start_s, s.end_s) for s in segs] == [
+        pytest.approx((0.5, 1.5), abs=0.021),
+        pytest.approx((2.5, 3.0), abs=0.021),
+    ]
+    assert segs[0].closed_at_s == pytest.approx(1.8, abs=0.021)
+
+
+def test_energy_vad_ignores_a_click_shorter_than_min_speech() -> None:
+    audio = _signal([(1.0, 1.02)], 2.0)
+    assert EnergyVad(min_speech_s=0.06).segments(audio) == []
+
+
+def test_segmenter_emits_start_interims_end_in_stream_order() -> None:
+    audio = _signal([(0.4, 1.6)], 2.5)
+    seg = SpeechSegmenter(vad=EnergyVad(min_silence_s=0.3), interim_interval_s=0.3)
+    events = []
+    for i in range(0, audio.size, 320):  # 20 ms chunks, as a stream would deliver
+        events.extend(seg.push(audio[i : i + 320]))
+    kinds = [e.type for e in events]
+    assert kinds[0] is SegmenterEventType.START
+    assert kinds[-1] is SegmenterEventType.END
+    interims = [e.at_s for e in events if e.type is SegmenterEventType.INTERIM]
+    # every 0.3 s of speech from the 0.4 s onset, while speech lasts (to 1.6 s)
+    assert interims == pytest.approx([0.7, 1.0, 1.3, 1.6], abs=0.021)
+    assert events[0].at_s == pytest.approx(0.46, abs=0.021)
+    assert events[-1].at_s == pytest.approx(1.9, abs=0.021)
+    assert events[-1].audio.size == pytest.approx(1.5 * SR, abs=400)
+
+
+def test_segmenter_flush_closes_an_open_segment() -> None:
+    seg = SpeechSegmenter()
+    assert seg.push(_signal([(0.0, 0.5)], 0.5))[0].type is SegmenterEventType.START
+    assert [e.type for e in seg.flush()] == [SegmenterEventType.END]
+    assert seg.flush() == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"cpu_threads": 0}, "cpu_threads"),
+        ({"compute_type": "fp8"}, "compute_type"),
+        ({"beam_size": 9}, "beam_size"),
+    ],
+)
+def test_transcriber_rejects_bad_options(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        WhisperTranscriber(**kwargs)  # type: ignore[arg-type]
+
+
+def test_transcriber_errors_clearly_before_load_and_on_bad_input(tmp_path: Path) -> None:
+    t = WhisperTranscriber(model_path=tmp_path)
+    with pytest.raises(RuntimeError, match="load"):
+        t.transcribe(np.zeros(16000, dtype=np.float32))
+    with pytest.raises(Exception, match="model.bin"):
+        t.load()
+    with pytest.raises(ValueError, match="mono"):
+        transcribe_timeline(t, np.zeros((10, 2), dtype=np.float32))
+
+
+def test_stream_requires_prewarm() -> None:
+    with pytest.raises(RuntimeError, match="prewarm"):
+        LocalSTT().stream()
+
+
+@pytest.fixture(scope="module")
+def whisper() -> WhisperTranscriber:
+    t = WhisperTranscriber()
+    t.load()
+    return t
+
+
+def _clip() -> np.ndarray:
+    audio, rate = sf.read(CLIP, dtype="float32")
+    assert rate == SR
+    # half a second of silence before and after, as in a live stream
+    pad = np.zeros(SR // 2, dtype=np.float32)
+    return np.concatenate([pad, audio, pad])
+
+
+@pytest.mark.slow
+def test_timeline_gives_interims_then_finals_with_measured_latency(
+    whisper: WhisperTranscriber,
+) -> None:
+    # one segment (the clip's comma pauses are < 0.6 s): its first interim is never skipped,
+    # whatever the machine's load
+    updates = transcribe_timeline(whisper, _clip(), interim_interval_s=0.3, min_silence_s=0.6)
+    assert not updates[0].is_final
+    finals = [u for u in updates if u.is_final]
+    text = " ".join(u.text for u in finals).lower()
+    assert "tuesday" in text and "stop" in text
+    for u in updates:
+        # availability = covered audio + real inference (never earlier than the audio)
+        assert u.at_s >= u.audio_end_s + u.inference_s - 1e-9
+        assert u.inference_s > 0
+    assert [u.at_s for u in updates] == sorted(u.at_s for u in updates)
+    # each segment's interims come before its final
+    last = finals[-1]
+    assert all(u.at_s <= last.at_s for u in updates)
+
+
+def _frames(audio: np.ndarray, frame_n: int = 320) -> list[rtc.AudioFrame]:
+    pcm = (audio * 32767).astype(np.int16)
+    return [
+        rtc.AudioFrame(pcm[i : i + frame_n].tobytes(), SR, 1, frame_n)
+        for i in range(0, pcm.size - frame_n + 1, frame_n)
+    ]
+
+
+@pytest.mark.slow
+async def test_local_stt_recognizes_a_buffer(whisper: WhisperTranscriber) -> None:
+    engine = LocalSTT(transcriber=whisper)
+    ev = await engine.recognize(_frames(_clip()))
+    assert ev.type is stt.SpeechEventType.FINAL_TRANSCRIPT
+    assert "tuesday" in ev.alternatives[0].text.lower()
+
+
+@pytest.mark.slow
+async def test_local_stt_streams_interim_then_final_events(whisper: WhisperTranscriber) -> None:
+    engine = LocalSTT(transcriber=whisper, min_silence_s=0.6)
+    engine.prewarm()
+    stream = engine.stream()
+    for frame in _frames(_clip()):
+        stream.push_frame(frame)
+    stream.end_input()
+    events = [ev async for ev in stream]
+    kinds = [ev.type for ev in events]
+    assert kinds[0] is stt.SpeechEventType.START_OF_SPEECH
+    assert stt.SpeechEventType.INTERIM_TRANSCRIPT in kinds
+    first_interim = kinds.index(stt.SpeechEventType.INTERIM_TRANSCRIPT)
+    last_final = len(kinds) - 1 - kinds[::-1].index(stt.SpeechEventType.FINAL_TRANSCRIPT)
+    assert first_interim < last_final
+    assert kinds[-1] is stt.SpeechEventType.END_OF_SPEECH
+    finals = " ".join(
+        ev.alternatives[0].text for ev in events if ev.type is stt.SpeechEventType.FINAL_TRANSCRIPT
+    ).lower()
+    assert "tuesday" in finals
+
+
+@pytest.mark.slow
+def test_backchannel_words_survive_transcription(whisper: WhisperTranscriber) -> None:
+    audio, rate = sf.read(
+        Path(__file__).parent / "fixtures" / "sim" / "uh_huh_16k.flac", dtype="float32"
+    )
+    assert rate == SR
+    pad = np.zeros(SR // 2, dtype=np.float32)
+    text = whisper.transcribe(np.concatenate([pad, audio, pad])).lower()
+    assert "uh" in text and "huh" in text

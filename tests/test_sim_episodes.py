@@ -1,0 +1,74 @@
+"""Benchmark episodes through a real AgentSession (scripted STT words, real Silero VAD).
+
+Logic tests run on virtual time; one runs in real time to check the measured latency.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from livekit.agents import inference
+from livekit.plugins import silero
+
+from sim.episodes import EpisodeResult, EpisodeRunner
+from sim.fake_stt import ScriptedSTT
+from sim.scenes import user_clip
+from sim.virtual_time import InlineExecutor, run_virtual
+
+AGENT_TEXT = "so the next step is to upload the file and then"
+LEAD_SILENCE_S = 0.4
+
+
+def _audio(name: str) -> np.ndarray:
+    pad = np.zeros(int(LEAD_SILENCE_S * 16_000), dtype=np.float32)
+    return np.concatenate([pad, user_clip(name)])
+
+
+async def _episode(words: str, clip: str, stack: str, *, virtual: bool) -> EpisodeResult:
+    vad = inference.VAD(executor=InlineExecutor()) if virtual else silero.VAD.load()
+    runner = EpisodeRunner(stt=ScriptedSTT([words]), vad=vad)
+    return await runner.run(
+        agent_text=AGENT_TEXT,
+        user_audio=_audio(clip),
+        user_sample_rate=16_000,
+        onset_s=LEAD_SILENCE_S,
+        stack=stack,
+    )
+
+
+def test_vad_barge_in_stops_the_agent_for_a_backchannel() -> None:
+    res = run_virtual(_episode("Uh huh.", "uh_huh", "livekit-vad", virtual=True))
+    assert res.agent_stopped and res.decision == "interruption"
+    # VAD barge-in after 0.5 s of speech (+ the VAD's own frames)
+    assert res.stop_latency_s is not None and 0.5 <= res.stop_latency_s < 0.8
+    assert res.user_turn_committed and res.llm_called and res.reply_spoken
+    assert res.transcripts == ["Uh huh."]
+
+
+def test_min_words_2_keeps_talking_through_a_one_word_backchannel() -> None:
+    res = run_virtual(_episode("Yeah.", "uh_huh", "livekit-min-words-2", virtual=True))
+    assert not res.agent_stopped and res.decision == "backchannel"
+    assert res.stop_latency_s is None
+    assert not res.reply_spoken
+
+
+async def test_real_time_episode_measures_the_stop_latency() -> None:
+    res = await _episode(
+        "Wait, stop, I meant Tuesday.", "wait_stop_tuesday", "livekit-vad", virtual=False
+    )
+    assert res.agent_stopped
+    assert res.stop_latency_s is not None and 0.4 < res.stop_latency_s < 1.5
+    assert res.user_turn_committed
+
+
+async def test_episode_rejects_bad_input() -> None:
+    runner = EpisodeRunner(stt=ScriptedSTT([]), vad=silero.VAD.load())
+    audio = _audio("uh_huh")
+    with pytest.raises(ValueError, match="onset_s"):
+        await runner.run(agent_text="x", user_audio=audio, user_sample_rate=16_000, onset_s=99.0)
+    with pytest.raises(ValueError, match="unknown stack"):
+        await runner.run(
+            agent_text="x", user_audio=audio, user_sample_rate=16_000, onset_s=0.1, stack="nope"
+        )
+    with pytest.raises(ValueError, match="max_lead_s"):
+        EpisodeRunner(max_lead_s=0.1)
