@@ -4,6 +4,7 @@
     python -m bench session  --manifest M.jsonl --out R.json [--baseline NAME ...] [--system NAME]
     python -m bench endpoint --manifest E.jsonl --out R.json [--baseline NAME ...] [--system NAME]
     python -m bench all --data DIR [--quick] [--cache DIR]
+    python -m bench load --sessions 10,25,50 [--soak-minutes M]   # see bench/load.py
 
 Exit 0 when a run completed, whatever the figures; 2 with a one-line reason when an input is
 unusable.
@@ -155,6 +156,12 @@ def run_command(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["load"]:
+        # the load benchmark has its own options (bench/load.py)
+        from bench.load import main as load_main
+
+        return load_main(argv[1:])
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # offline replays push audio faster than real time; the plugin's real-time warning is

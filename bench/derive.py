@@ -32,7 +32,8 @@ SWDA (text only, in order). An utterance U of X right after an utterance P of Y 
 statement (`sd`/`sv`) and Y speaks next (Y kept the floor). It is an `interruption` when
 U is the first unit of X's turn, its tag is a floor-taking act (`qy`, `qw`, `qo`, `qy^d`,
 `qw^d`, `ad`, `ar`, `sd`) with at least `MIN_FLOOR_STATEMENT_WORDS` words, and P is a
-statement of at least `MIN_AGENT_WORDS` words. `agent_text` is P.
+statement of at least `MIN_AGENT_WORDS` words. `agent_text` is P; the rendered text is
+U's first `MAX_SWDA_WORDS` words.
 
 Endpoint turns (MRDA). Floor utterances are all utterances with words except
 backchannel-like ones; a turn is a maximal run of consecutive floor utterances (by first
@@ -74,6 +75,8 @@ __all__ = [
     "Segment",
     "Verdict",
     "classify_mrda",
+    "classify_swda",
+    "is_backchannel_like",
     "derive_mrda_endpoints",
     "derive_mrda_overlaps",
     "derive_swda_overlaps",
@@ -83,6 +86,7 @@ __all__ = [
     "segments_from_words",
     "speakable",
     "spoken_words",
+    "swda_clean",
 ]
 
 MAX_BACKCHANNEL_WORDS = 3

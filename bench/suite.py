@@ -25,7 +25,7 @@ SPLITS = ("val", "test")
 CONDITIONS = ("clean", "telephony")
 SESSION_ITEMS = 10
 SESSION_ITEMS_QUICK = 2
-ITEM_CAPS = {"overlap": 400, "endpoint": 200}
+ITEM_CAPS = {"overlap": 300, "endpoint": 150}
 """Full mode: items per overlap/endpoint manifest (spread evenly, `spread_subset`) so that
 `make bench` fits in an hour on 2 cores: the shared speech-to-text precompute costs about
 0.15-0.2 CPU s per audio second, sessions run in real time."""

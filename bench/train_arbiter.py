@@ -163,19 +163,21 @@ def choose_params(
             audio = load_item_audio(item.audio)
             traces.append((item.label, probe.trace(item, audio, cache.timeline(audio))))
     grid = itertools.product(
-        (0.6, 0.7, 0.8, 0.9, 0.95),  # interrupt_threshold
-        (0.3, 0.4, 0.5, 0.6, 0.7),  # final_threshold
-        (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2),  # sustained_speech_s
-        (0.0, 0.4, 0.6, 0.8),  # short_speech_s
+        (0.8, 0.9, 0.95),  # interrupt_threshold
+        (0.3, 0.5, 0.7),  # final_threshold
+        (0.5, 0.6, 0.7, 0.8, 1.0),  # sustained_speech_s
+        (0.4, 0.6, 0.8),  # short_speech_s
+        (0.95, 0.99, 0.999, 1.0),  # short_threshold
     )
     rows = []
-    for it, ft, ss, sh in grid:
+    for it, ft, ss, sh, st in grid:
         params = replace(
             ArbiterParams(),
             interrupt_threshold=it,
             final_threshold=ft,
             sustained_speech_s=ss,
             short_speech_s=sh,
+            short_threshold=st,
         )
         fs = rec = 0
         lat: list[float] = []

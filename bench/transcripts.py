@@ -30,7 +30,8 @@ from bench.types import BENCH_SAMPLE_RATE_HZ, Samples, TranscriptEvent
 
 logger = logging.getLogger("bench.transcripts")
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+"""2: Whisper decodes with the disfluency prompt (plugins.local_stt DISFLUENCY_PROMPT)."""
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ PARAMS = ArbiterParams(
     sustained_speech_s=1.0,
     min_voiced_s=0.1,
     short_speech_s=0.3,
+    short_threshold=0.85,
     final_wait_s=0.5,
 )
 
@@ -130,14 +131,14 @@ def test_hallucinated_word_on_short_hum_needs_the_high_threshold() -> None:
     d.on_user_speech_start(1.0)
     voiced_frames(d, 1.0, 10)  # 0.2 s < short_speech_s
     d.on_user_speech_end(1.3)
-    ev = d.on_transcript("no", True, 1.5)  # p = sigmoid(2) ~ 0.88 >= 0.8: still stops
+    ev = d.on_transcript("no", True, 1.5)  # p = sigmoid(2) ~ 0.88 >= 0.85: still stops
     assert ev is not None and ev.label == "interruption"
     d2 = ArbiterDecider(toy_model(), params=PARAMS)
     d2.on_agent_speech("and then we", 0.0)
     d2.on_user_speech_start(1.0)
     voiced_frames(d2, 1.0, 10)
     d2.on_user_speech_end(1.3)
-    ev2 = d2.on_transcript("them", True, 1.5)  # p = 0.5: below 0.8 for a short hum
+    ev2 = d2.on_transcript("them", True, 1.5)  # p = 0.5: below 0.85 for a short hum
     assert ev2 is not None and ev2.label == "backchannel"
 
 

@@ -178,3 +178,12 @@ def test_suite_picks_val_test_clean_telephony_sets() -> None:
         ("overlap", "test", "telephony", "o2"),
         ("endpoint", "test", "clean", "e1"),
     }
+
+
+def test_load_subcommand_is_routed_and_rejects_bad_options(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bench.cli import main
+
+    assert main(["load", "--rounds", "0"]) == 2
+    assert "--rounds must be in 1..20" in capsys.readouterr().out

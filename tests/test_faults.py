@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from livekit import rtc
 from livekit.agents import APIConnectionError, APIStatusError, inference, llm, stt, tts
 
 from sim.fake_stt import ScriptedSTT
@@ -65,21 +68,26 @@ class FaultyLLM(ScriptedLLM):
 
 
 class StallingTTS(ClipTTS):
-    """Clip TTS whose first synthesis never produces audio."""
+    """Clip TTS whose first synthesis (or every one, `dead`) never produces audio
+    ("stall") or fails with a non-retryable provider error ("raise")."""
 
-    def __init__(self) -> None:
+    def __init__(self, mode: str = "stall", *, dead: bool = False) -> None:
         super().__init__(library=ClipLibrary.from_lines(AGENT_LINES))
+        self.mode = mode
+        self.dead = dead
         self.requests = 0
 
     def synthesize(self, text: str, **kwargs: Any) -> tts.ChunkedStream:
         stream = super().synthesize(text, **kwargs)
         self.requests += 1
-        if self.requests == 1:
+        if self.requests == 1 or self.dead:
 
-            async def hang(output_emitter: Any) -> None:
+            async def broken(output_emitter: Any) -> None:
+                if self.mode == "raise":
+                    raise APIStatusError("simulated TTS 503", status_code=503, retryable=False)
                 await asyncio.Event().wait()
 
-            stream._run = hang  # type: ignore[method-assign]
+            stream._run = broken  # type: ignore[method-assign]
         return stream
 
 
@@ -147,6 +155,7 @@ async def _two_turns(
     stt_: stt.STT[Any] | None = None,
     stack: Any = "framework",
     models: TurnTakingModels | None = None,
+    apology: dict[str, Any] | None = None,
 ) -> tuple[SimHarness, ReplyGuard, list[Any]]:
     """The user says FIRST; once the agent has answered (or apologized) and gone quiet, the
     user says SECOND. Returns the closed harness, the guard, and the recorded events."""
@@ -158,7 +167,7 @@ async def _two_turns(
         tts=tts_,
         models=models,
     )
-    guard = install_apology(h.session)
+    guard = install_apology(h.session, **(apology or {}))
     try:
         h.schedule_user(user_clip(FIRST), RATE, 0.5, label="first")
         rec = h.recorder
@@ -209,11 +218,14 @@ def test_llm_stall_is_cut_and_apologized_for() -> None:
     assert _user_texts(llm_.calls[-1]) == [FIRST_TEXT, SECOND_TEXT]
 
 
-def test_tts_stall_is_cut_and_apologized_for() -> None:
+@pytest.mark.parametrize(
+    ("mode", "reason"), [("stall", ApologyReason.STALLED), ("raise", ApologyReason.ERROR)]
+)
+def test_tts_failure_is_apologized_for(mode: str, reason: ApologyReason) -> None:
     llm_ = ScriptedLLM(rules=(ScriptRule("tuesday", TUESDAY_REPLY),))
-    t = StallingTTS()
+    t = StallingTTS(mode)
     h, guard, events = run_virtual(_two_turns(llm_=llm_, tts_=t))
-    assert [a.reason for a in guard.apologies] == [ApologyReason.STALLED]
+    assert [a.reason for a in guard.apologies] == [reason]
     # the hung reply was synthesized (and hung), then the apology was heard
     assert t.requests >= 2
     assert any(DEFAULT_APOLOGY.startswith(text) for text, _ in t.synthesized)
@@ -438,3 +450,22 @@ def test_broken_model_files_name_the_file_and_the_fix_and_fall_back(
     r = run_virtual(run())
     assert r.stop_latency_s is not None and r.stop_latency_s < 1.5
     assert [m["text"] for m in r.history if m["role"] == "user"] == [FIRST_TEXT]
+
+
+def test_apology_plays_from_prerendered_audio_when_the_tts_is_dead() -> None:
+    apology_pcm = (np.sin(np.arange(24_000) * 0.05) * 8000).astype(np.int16)
+
+    async def frames() -> AsyncIterator[rtc.AudioFrame]:
+        for i in range(0, apology_pcm.size, 2400):
+            chunk = apology_pcm[i : i + 2400]
+            yield rtc.AudioFrame(chunk.tobytes(), 24_000, 1, chunk.size)
+
+    llm_ = ScriptedLLM(rules=(ScriptRule("tuesday", TUESDAY_REPLY),))
+    t = StallingTTS("raise", dead=True)
+    h, guard, events = run_virtual(_two_turns(llm_=llm_, tts_=t, apology={"audio": frames}))
+    assert guard.apologies and guard.apologies[0].reason is ApologyReason.ERROR
+    # one second of pre-rendered apology audio played although every synthesis failed
+    played = [e for e in events if e.kind is EventKind.AUDIO_FINISHED]
+    assert played and played[0].data["position_s"] == pytest.approx(1.0, abs=0.05)
+    assert t.synthesized == []
+    assert _user_texts(llm_.calls[-1]) == [FIRST_TEXT, SECOND_TEXT]

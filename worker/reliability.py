@@ -1,12 +1,13 @@
 """Production-side fault handling: a reply that fails or hangs ends in a short apology.
 
 When the LLM or the TTS fails after the framework's own retries, livekit-agents 1.8.9 emits
-an unrecoverable "error" event (or, for an exception that is not an `APIError`, simply
-drops the reply: the agent goes from "thinking" back to "listening" without a word). A
-provider that hangs leaves the agent "thinking" until the provider's timeout, and a TTS
-hang can leave it thinking indefinitely. In each case the user hears silence. The
+an unrecoverable "error" event and drops the reply: the agent goes from "thinking" back to
+"listening" without a word. A provider that hangs leaves the agent "thinking" until the
+provider's timeout (a TTS hang, indefinitely). In each case the user hears silence. The
 `ReplyGuard` below turns these into one short spoken apology so the user knows to go on;
 the user's committed turn is already in the chat context, so the next reply still sees it.
+After `max_unrecoverable_errors` (3) consecutive failures the framework closes the session
+itself; the guard does not change that.
 
 Usage (before `session.start`)::
 

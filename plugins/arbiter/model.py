@@ -289,6 +289,9 @@ class ArbiterParams:
     short_speech_s: float = 0.6
     """Utterances with less voiced speech than this, seconds, need `interrupt_threshold`
     rather than `final_threshold` when settled (speech-to-text hallucinates words on hums)."""
+    short_threshold: float = 0.99
+    """P(interruption) that words need when the user's speech so far is shorter than
+    `short_speech_s` (0..1; 1 = words alone never stop on a hum-length sound)."""
     final_wait_s: float = 0.8
     """After the user's speech ends, how long to wait for a transcript before settling with
     what is known, seconds (no words at all: mere sound, a backchannel)."""
@@ -296,7 +299,7 @@ class ArbiterParams:
     """When the agent's words so far end with "?", the first words answer it and stop it."""
 
     def __post_init__(self) -> None:
-        for name in ("interrupt_threshold", "final_threshold"):
+        for name in ("interrupt_threshold", "final_threshold", "short_threshold"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {v}")
@@ -464,7 +467,10 @@ class ArbiterDecider:
         p = self.params
         if p.question_answer and self._agent_question:
             return self._decide("interruption", now_s, ("answer_to_question",))
-        if ov.probability >= p.interrupt_threshold and ov.voiced_s >= p.min_voiced_s:
+        needed = p.interrupt_threshold
+        if ov.voiced_s < p.short_speech_s:
+            needed = max(needed, p.short_threshold)
+        if ov.probability >= needed and ov.voiced_s >= p.min_voiced_s:
             return self._decide("interruption", now_s, ("words",))
         return self.tick(now_s)
 
@@ -492,7 +498,7 @@ class ArbiterDecider:
                 return self._decide("backchannel", now_s, ("no_words",))
             prob = ov.probability if ov.probability is not None else 0.5
             short = ov.voiced_s < p.short_speech_s
-            needed = p.interrupt_threshold if short else p.final_threshold
+            needed = max(p.interrupt_threshold, p.short_threshold) if short else p.final_threshold
             if prob >= needed and ov.voiced_s >= p.min_voiced_s:
                 return self._decide("interruption", now_s, ("final_words",))
             return self._decide("backchannel", now_s, ("final_words",))
