@@ -216,9 +216,7 @@ def _render_all(
     return spans, errors, len(jobs)
 
 
-def _variants(
-    ids: Sequence[str], audio_dir: Path, *, extra: bool, seed: int
-) -> dict[str, Any]:
+def _variants(ids: Sequence[str], audio_dir: Path, *, extra: bool, seed: int) -> dict[str, Any]:
     """Write the variants of the clean clips `ids`; returns clipping statistics."""
     clean = audio_dir / "clean"
     stats: dict[str, Any] = {"clipped_items": dict.fromkeys(LEVEL_GAINS_DB, 0)}
@@ -230,9 +228,7 @@ def _variants(
         names = ["telephony", *(["noise", *LEVEL_GAINS_DB] if extra else [])]
         outs = {v: _audio_path(audio_dir, v, item_id) for v in names}
         src_mtime = src.stat().st_mtime
-        stale = [
-            v for v, p in outs.items() if not p.is_file() or p.stat().st_mtime < src_mtime
-        ]
+        stale = [v for v, p in outs.items() if not p.is_file() or p.stat().st_mtime < src_mtime]
         if not stale:
             continue
         x = load_audio(src)
@@ -355,8 +351,7 @@ def build_sets(
             ep_stats = _variants([t.id for t in ep_ok], ep_dir, extra=True, seed=SEED + 1)
             for v in ["clean", "telephony", "noise", *LEVEL_GAINS_DB]:
                 ep_items = [
-                    _endpoint_item(t, ep_spans[t.id], _audio_path(ep_dir, v, t.id))
-                    for t in ep_ok
+                    _endpoint_item(t, ep_spans[t.id], _audio_path(ep_dir, v, t.id)) for t in ep_ok
                 ]
                 path = root / "endpoint" / f"{split}-{v}.jsonl"
                 write_endpoint_manifest(path, ep_items)

@@ -322,8 +322,7 @@ def classify_mrda(u: MrdaUtterance) -> Verdict:
         return Verdict.EXCLUDED
     match acts:
         case _ if any(
-            a.general in _EXCLUDED_GENERALS or a.disruption or "bh" in a.specifics
-            for a in acts
+            a.general in _EXCLUDED_GENERALS or a.disruption or "bh" in a.specifics for a in acts
         ):
             return Verdict.EXCLUDED
         case _ if all(_bc_like(a) for a in acts):
@@ -333,9 +332,10 @@ def classify_mrda(u: MrdaUtterance) -> Verdict:
             for a in acts
         ):
             return Verdict.INTERRUPTION
-        case _ if any(
-            a.general == "s" and not a.specifics & _BC_SPECIFICS for a in acts
-        ) and n >= MIN_FLOOR_STATEMENT_WORDS:
+        case _ if (
+            any(a.general == "s" and not a.specifics & _BC_SPECIFICS for a in acts)
+            and n >= MIN_FLOOR_STATEMENT_WORDS
+        ):
             return Verdict.INTERRUPTION
         case _:
             return Verdict.EXCLUDED
@@ -345,9 +345,7 @@ def _seed_of(key: str, seed: int) -> random.Random:
     return random.Random(f"{seed}:{key}")
 
 
-def derive_mrda_overlaps(
-    meeting: Sequence[MrdaUtterance], *, seed: int = 0
-) -> list[OverlapSpec]:
+def derive_mrda_overlaps(meeting: Sequence[MrdaUtterance], *, seed: int = 0) -> list[OverlapSpec]:
     """All labelled overlap items of one meeting (utterances sorted by start)."""
     utts = [u for u in meeting if u.words]
     out: list[OverlapSpec] = []

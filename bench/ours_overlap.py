@@ -57,9 +57,9 @@ class OverlapTrace:
     duration_s: float
 
 
-def trace_item(item: OverlapItem, audio: Samples, transcript: Sequence[TranscriptEvent]) -> (
-    OverlapTrace
-):
+def trace_item(
+    item: OverlapItem, audio: Samples, transcript: Sequence[TranscriptEvent]
+) -> OverlapTrace:
     """Stream the audio through the features and speech detector, merged with the
     transcript events by time (a transcript is applied before a frame ending at the same
     time: it was already delivered)."""

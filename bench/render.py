@@ -157,9 +157,7 @@ class Renderer:
             return x
         return self.phrase(text, length_scale=ratio)
 
-    def render_segments(
-        self, segments: Sequence[Segment], *, tail_s: float
-    ) -> Rendered:
+    def render_segments(self, segments: Sequence[Segment], *, tail_s: float) -> Rendered:
         """Place each segment at its start (s from clip start), fitted to its span."""
         rate = BENCH_SAMPLE_RATE_HZ
         placed: list[tuple[int, Samples]] = []
@@ -225,9 +223,7 @@ def _power_active(x: Samples) -> float:
     return float(active.mean()) if len(active) else 0.0
 
 
-def add_noise(
-    x: Samples, others: Sequence[Samples], *, snr_db: float, seed: int
-) -> Samples:
+def add_noise(x: Samples, others: Sequence[Samples], *, snr_db: float, seed: int) -> Samples:
     """Add babble made of `others` (other rendered speech, 16 kHz) at `snr_db`.
 
     The babble is the sum of up to four random excerpts of `others`, looped to the clip's
@@ -249,9 +245,7 @@ def add_noise(
         off = int(rng.integers(0, len(src)))
         babble += loop[off : off + n]
     env_points = max(2, int(n / BENCH_SAMPLE_RATE_HZ / 0.25) + 2)
-    env = np.interp(
-        np.arange(n), np.linspace(0, n, env_points), rng.uniform(0.4, 1.0, env_points)
-    )
+    env = np.interp(np.arange(n), np.linspace(0, n, env_points), rng.uniform(0.4, 1.0, env_points))
     babble *= env
     p_noise = float(np.mean(babble**2))
     p_speech = _power_active(x)

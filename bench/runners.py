@@ -34,6 +34,7 @@ logger = logging.getLogger("bench.runners")
 
 Progress = Callable[[str], None]
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class InputError(Exception):
@@ -117,6 +118,23 @@ class SystemRun:
             else None,
         }
 
+    def timed(
+        self, item_id: str, audio_s: float, progress: Progress, call: Callable[..., R], *args: Any
+    ) -> R | None:
+        """Run one item through the system, counting its process CPU time against
+        `audio_s` seconds of audio; a failure is recorded once and returns None."""
+        vt.clear_cache()
+        t0 = time.process_time()
+        try:
+            out = call(*args)
+        except Exception as exc:
+            self.error = f"{self.name} failed on {item_id}: {type(exc).__name__}: {exc}"
+            progress(self.error)
+            return None
+        self.cpu_s += time.process_time() - t0
+        self.audio_s += audio_s
+        return out
+
 
 def _construct(
     names: Sequence[str], make: Callable[[str], Any], progress: Progress
@@ -165,16 +183,9 @@ def run_overlap(
         for run in runs:
             if run.system is None or run.error:
                 continue
-            vt.clear_cache()
-            t0 = time.process_time()
-            try:
-                dec = run.system.decide(item, audio, transcript)
-            except Exception as exc:
-                run.error = f"{run.name} failed on {item.id}: {type(exc).__name__}: {exc}"
-                progress(run.error)
+            dec = run.timed(item.id, dur, progress, run.system.decide, item, audio, transcript)
+            if dec is None:
                 continue
-            run.cpu_s += time.process_time() - t0
-            run.audio_s += dur
             extra: dict[str, object] = {}
             if dec.probability is not None:
                 extra["probability"] = round(float(dec.probability), 4)
@@ -238,16 +249,9 @@ def run_endpoint(
         for run in runs:
             if run.system is None or run.error:
                 continue
-            vt.clear_cache()
-            t0 = time.process_time()
-            try:
-                outs = run.system.run(item, audio, transcript)
-            except Exception as exc:
-                run.error = f"{run.name} failed on {item.id}: {type(exc).__name__}: {exc}"
-                progress(run.error)
+            outs = run.timed(item.id, dur, progress, run.system.run, item, audio, transcript)
+            if outs is None:
                 continue
-            run.cpu_s += time.process_time() - t0
-            run.audio_s += dur
             if len(outs) != len(run.system.thresholds) or any(
                 len(o.pause_fired) != len(item.pauses) for o in outs
             ):

@@ -209,19 +209,37 @@ def choose_params(
             float(r["p50_latency_s"] or 9.0),  # type: ignore[arg-type]
         ),
     )
-    return {"chosen": best, "met_target_on_val": bool(ok), "grid_size": len(rows),
-            "val_items": len(traces), "val_manifests": [str(m) for m in val_manifests]}
+    return {
+        "chosen": best,
+        "met_target_on_val": bool(ok),
+        "grid_size": len(rows),
+        "val_items": len(traces),
+        "val_manifests": [str(m) for m in val_manifests],
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--data", type=Path, required=True, help="shared corpus folder")
-    ap.add_argument("--val-manifest", type=Path, action="append", default=[],
-                    help="val overlap manifest(s) to choose thresholds on (repeatable)")
-    ap.add_argument("--per-manifest", type=int, default=None,
-                    help="use this many items of each val manifest (evenly spread)")
-    ap.add_argument("--transcripts", type=Path, default=Path(".cache/bench/transcripts"),
-                    help="transcript timeline cache folder")
+    ap.add_argument(
+        "--val-manifest",
+        type=Path,
+        action="append",
+        default=[],
+        help="val overlap manifest(s) to choose thresholds on (repeatable)",
+    )
+    ap.add_argument(
+        "--per-manifest",
+        type=int,
+        default=None,
+        help="use this many items of each val manifest (evenly spread)",
+    )
+    ap.add_argument(
+        "--transcripts",
+        type=Path,
+        default=Path(".cache/bench/transcripts"),
+        help="transcript timeline cache folder",
+    )
     ap.add_argument("--out", type=Path, default=DATA_DIR)
     args = ap.parse_args(argv)
     for m in args.val_manifest:

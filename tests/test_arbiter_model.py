@@ -41,8 +41,16 @@ PARAMS = ArbiterParams(
 def toy_model() -> TextModel:
     """Hand-set weights: acknowledgement words pull towards backchannel, others push."""
     w = np.zeros(HASH_DIM, dtype=np.float32)
-    for word, weight in {"yeah": -3.0, "uh": -3.0, "huh": -3.0, "okay": -2.5, "wait": 4.0,
-                         "stop": 3.0, "blue": 3.0, "no": 2.0}.items():
+    for word, weight in {
+        "yeah": -3.0,
+        "uh": -3.0,
+        "huh": -3.0,
+        "okay": -2.5,
+        "wait": 4.0,
+        "stop": 3.0,
+        "blue": 3.0,
+        "no": 2.0,
+    }.items():
         w[hashed_indices([f"u:{word}"])[0]] += weight
     return TextModel(w, 0.0)
 

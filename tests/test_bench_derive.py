@@ -111,8 +111,9 @@ def test_backchannel_followed_by_own_speech_is_excluded() -> None:
         if u.index == 3:
             shift = 11.45 - u.words[0].start_s
             ws = tuple(MrdaWord(w.start_s + shift, w.end_s + shift, w.word) for w in u.words)
-            u = MrdaUtterance(u.meeting, u.utt_id, u.speaker, ws[0].start_s, ws[-1].end_s,
-                              ws, u.da, u.index)
+            u = MrdaUtterance(
+                u.meeting, u.utt_id, u.speaker, ws[0].start_s, ws[-1].end_s, ws, u.da, u.index
+            )
         moved.append(u)
     moved.sort(key=lambda u: (u.start_s, u.index))
     ids = {s.id for s in derive_mrda_overlaps(moved)}

@@ -47,9 +47,16 @@ def test_overlap_manifest_resolves_paths_relative_to_its_folder(tmp_path: Path) 
     m = _jsonl(
         tmp_path / "m.jsonl",
         [
-            {"id": "a", "audio": "clips/a.wav", "label": "backchannel", "onset_s": 0.4,
-             "agent_text": "so the next", "source": "mrda", "speaker": "mrda:me001",
-             "future_field": 1},
+            {
+                "id": "a",
+                "audio": "clips/a.wav",
+                "label": "backchannel",
+                "onset_s": 0.4,
+                "agent_text": "so the next",
+                "source": "mrda",
+                "speaker": "mrda:me001",
+                "future_field": 1,
+            },
             "",
         ],
     )
@@ -106,8 +113,16 @@ def test_duplicate_id_is_rejected(tmp_path: Path) -> None:
 def test_overlap_write_then_load_round_trips(tmp_path: Path) -> None:
     audio = _wav(tmp_path / "x.wav")
     items = [
-        OverlapItem("i1", audio, "interruption", 0.7234, agent_text="hello there", text="wait",
-                    source="swda", speaker="swda:1:A"),
+        OverlapItem(
+            "i1",
+            audio,
+            "interruption",
+            0.7234,
+            agent_text="hello there",
+            text="wait",
+            source="swda",
+            speaker="swda:1:A",
+        ),
         OverlapItem("i2", audio, "backchannel", 0.5),
     ]
     out = tmp_path / "sets" / "o.jsonl"
@@ -127,8 +142,16 @@ def test_endpoint_manifest_parses_pauses_and_pause_texts(tmp_path: Path) -> None
     _wav(tmp_path / "t.wav", 3.0)
     m = _jsonl(
         tmp_path / "e.jsonl",
-        [{"id": "t", "audio": "t.wav", "speech_end_s": 2.0, "pauses": [[0.5, 0.8], [1.0, 1.3]],
-          "pause_texts": ["we tried", "we tried it"], "speaker": "mrda:me001"}],
+        [
+            {
+                "id": "t",
+                "audio": "t.wav",
+                "speech_end_s": 2.0,
+                "pauses": [[0.5, 0.8], [1.0, 1.3]],
+                "pause_texts": ["we tried", "we tried it"],
+                "speaker": "mrda:me001",
+            }
+        ],
     )
     (item,) = load_endpoint_manifest(m)
     assert item.pauses == ((0.5, 0.8), (1.0, 1.3))
@@ -158,15 +181,21 @@ def test_bad_pauses_are_named(tmp_path: Path, pauses: object, message: str) -> N
 
 def test_pause_texts_must_match_pauses(tmp_path: Path) -> None:
     _wav(tmp_path / "t.wav")
-    row = {"id": "t", "audio": "t.wav", "speech_end_s": 2.0, "pauses": [[0.5, 0.8]],
-           "pause_texts": ["a", "b"]}
+    row = {
+        "id": "t",
+        "audio": "t.wav",
+        "speech_end_s": 2.0,
+        "pauses": [[0.5, 0.8]],
+        "pause_texts": ["a", "b"],
+    }
     with pytest.raises(ManifestError, match="2 entries for 1 pauses"):
         load_endpoint_manifest(_jsonl(tmp_path / "e.jsonl", [row]))
 
 
 def test_text_only_endpoint_manifest_round_trips(tmp_path: Path) -> None:
-    item = EndpointItem("t", Path(), 2.5, ((0.5, 0.9),), text="a b", speaker="mrda:x",
-                        pause_texts=("a",))
+    item = EndpointItem(
+        "t", Path(), 2.5, ((0.5, 0.9),), text="a b", speaker="mrda:x", pause_texts=("a",)
+    )
     out = tmp_path / "train-text.jsonl"
     write_endpoint_manifest(out, [item])
     assert "audio" not in json.loads(out.read_text())

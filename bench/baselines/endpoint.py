@@ -93,6 +93,16 @@ class _TimedPolicy:
     def reset(self) -> None:
         """No per-speaker state."""
 
+    def _probability_sweep(
+        self, name: str, thresholds: Sequence[float], default_threshold: float
+    ) -> None:
+        """Name the policy and set its swept end-of-turn probabilities (each in (0, 1))."""
+        if not thresholds or any(not 0 < t < 1 for t in thresholds):
+            raise ValueError("thresholds must be probabilities in (0, 1)")
+        self.name = name
+        self.thresholds = tuple(thresholds)
+        self.default_threshold = default_threshold
+
 
 class FixedSilencePolicy(_TimedPolicy):
     """`fixed-500ms`: declare the turn over after a fixed window of VAD silence.
@@ -311,11 +321,7 @@ class LiveKitEotV1MiniPolicy(_ModelPolicy):
         max_delay_s: float = 2.5,
     ) -> None:
         super().__init__()
-        if not thresholds or any(not 0 < t < 1 for t in thresholds):
-            raise ValueError("thresholds must be probabilities in (0, 1)")
-        self.name = "livekit-eot-v1-mini"
-        self.thresholds = tuple(thresholds)
-        self.default_threshold = default_threshold
+        self._probability_sweep("livekit-eot-v1-mini", thresholds, default_threshold)
         self.min_delay_s = min_delay_s
         self.max_delay_s = max_delay_s
         self._eot: Any = None

@@ -99,29 +99,30 @@ def first_firing(
     def words_ok() -> bool:
         return min_words <= 0 or word_count(current()) >= min_words
 
+    def deliver(ev: TranscriptEvent) -> float | None:
+        """Apply one transcript event; its time if a final with enough words fires."""
+        nonlocal finals, interim
+        text = ev.text.strip()
+        if not ev.is_final:
+            interim = text
+            return None
+        if text and words_ok():
+            return ev.at_s
+        if text:
+            finals = f"{finals} {text}".strip()
+        interim = ""
+        return None
+
     tr = sorted(transcript, key=lambda e: e.at_s)
     j = 0
     for t, speech_s in frames:
         while j < len(tr) and tr[j].at_s <= t:
-            ev = tr[j]
             j += 1
-            if ev.is_final:
-                if ev.text.strip() and words_ok():
-                    return ev.at_s
-                if ev.text.strip():
-                    finals = f"{finals} {ev.text.strip()}".strip()
-                interim = ""
-            else:
-                interim = ev.text.strip()
+            if (fired := deliver(tr[j - 1])) is not None:
+                return fired
         if speech_s >= min_duration_s and words_ok():
             return t
     for ev in tr[j:]:
-        if ev.is_final:
-            if ev.text.strip() and words_ok():
-                return ev.at_s
-            if ev.text.strip():
-                finals = f"{finals} {ev.text.strip()}".strip()
-            interim = ""
-        else:
-            interim = ev.text.strip()
+        if (fired := deliver(ev)) is not None:
+            return fired
     return None

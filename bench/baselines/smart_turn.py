@@ -149,11 +149,7 @@ class SmartTurnV3Policy(_TimedPolicy):
         stop_s: float = STOP_SECS,
     ) -> None:
         super().__init__()
-        if not thresholds or any(not 0 < t < 1 for t in thresholds):
-            raise ValueError("thresholds must be probabilities in (0, 1)")
-        self.name = "smart-turn-v3"
-        self.thresholds = tuple(thresholds)
-        self.default_threshold = default_threshold
+        self._probability_sweep("smart-turn-v3", thresholds, default_threshold)
         self.stop_s = stop_s
         self.cache_dir = cache_dir
         self._session: Any = None

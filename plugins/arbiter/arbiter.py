@@ -180,9 +180,9 @@ class InterruptionArbiter:
             async for ev in self._stt_filter(orig_stt, audio, model_settings):
                 yield ev
 
-        async def transcription_node(text: AsyncIterable[str], model_settings: Any) -> (
-            AsyncIterator[str]
-        ):
+        async def transcription_node(
+            text: AsyncIterable[str], model_settings: Any
+        ) -> AsyncIterator[str]:
             self._agent_text = ""
             result: Any = orig_tn(text, model_settings)
             if asyncio.iscoroutine(result):
@@ -403,8 +403,7 @@ class InterruptionArbiter:
         if not self._fail_logged:
             self._fail_logged = True
             logger.warning(
-                "interruption arbiter disabled, falling back to the framework's VAD "
-                "barge-in: %s",
+                "interruption arbiter disabled, falling back to the framework's VAD barge-in: %s",
                 reason,
             )
 

@@ -119,8 +119,9 @@ def frame_features(samples: npt.NDArray[np.float32], sample_rate_hz: int) -> Aud
     level = 20.0 * math.log10(rms) if rms > 0 else SILENCE_DBFS
     signs = np.signbit(x)
     zcr = float(np.count_nonzero(signs[1:] != signs[:-1])) / max(1, x.size - 1)
-    return AudioFeatures(level_dbfs=max(level, SILENCE_DBFS), zcr=zcr,
-                         duration_s=x.size / sample_rate_hz)
+    return AudioFeatures(
+        level_dbfs=max(level, SILENCE_DBFS), zcr=zcr, duration_s=x.size / sample_rate_hz
+    )
 
 
 class VoiceActivity:
@@ -196,7 +197,7 @@ def normalize_words(text: str) -> list[str]:
     spellings of acknowledgement tokens unified ("Mm-hmm." -> "mm hmm", "OK" -> "okay")."""
     out: list[str] = []
     for raw in text.lower().split():
-        tok = raw.strip(".,!?;:\"()[]{}")
+        tok = raw.strip('.,!?;:"()[]{}')
         tok = _SPELLINGS.get(tok, tok)
         out.extend(_WORD_RE.findall(tok.replace("-", " ").replace("_", " ")))
     return [_SPELLINGS.get(w, w) for w in out]
