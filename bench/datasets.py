@@ -269,7 +269,12 @@ def _balance(items: Iterable[OverlapItem]) -> dict[str, dict[str, int]]:
 
 
 def build_sets(
-    data_dir: Path, cache_dir: Path, *, quick: bool, workers: int = MAX_WORKERS
+    data_dir: Path,
+    cache_dir: Path,
+    *,
+    quick: bool,
+    workers: int = MAX_WORKERS,
+    splits: Sequence[Split] = SPLITS,
 ) -> BuiltSets:
     """Derive, render (cached, at most `workers` processes) and write every manifest.
 
@@ -278,6 +283,8 @@ def build_sets(
     """
     if not 1 <= workers <= MAX_WORKERS:
         raise ValueError(f"workers must be 1-{MAX_WORKERS}, got {workers}")
+    if not splits or any(sp not in SPLITS for sp in splits):
+        raise ValueError(f"splits must be a non-empty subset of {SPLITS}, got {tuple(splits)}")
     if not (data_dir / "mrda").is_dir() or not (data_dir / "swda").is_dir():
         raise FileNotFoundError(
             f"{data_dir}: expected the corpus folder holding mrda/ and swda/ (--data)"
@@ -290,7 +297,7 @@ def build_sets(
     summary: dict[str, Any] = {"mode": root.name, "seed": SEED, "splits": {}}
     t_render = 0.0
     n_rendered = 0
-    for split in SPLITS:
+    for split in [sp for sp in SPLITS if sp in splits]:
         t0 = time.monotonic()
         overlaps, turns = _derive(data_dir, split)
         derived = {
@@ -374,7 +381,15 @@ def build_sets(
     summary["clips_rendered_this_run"] = n_rendered
     summary["render_and_variants_s"] = round(t_render, 1)
     root.mkdir(parents=True, exist_ok=True)
-    (root / "summary.json").write_text(json.dumps(summary, indent=1))
+    summary_path = root / "summary.json"
+    if summary_path.is_file():
+        # Splits not rebuilt in this run keep their figures from the last run that built them.
+        try:
+            earlier = json.loads(summary_path.read_text()).get("splits", {})
+        except (OSError, ValueError, AttributeError):
+            earlier = {}
+        summary["splits"] = {**earlier, **summary["splits"]}
+    summary_path.write_text(json.dumps(summary, indent=1))
     return BuiltSets(root, overlap_paths, endpoint_paths, summary)
 
 

@@ -1,7 +1,7 @@
 """Load benchmark: N concurrent sessions of the demo scenes in one process, at real time.
 
     python -m bench load [--sessions 10,25,50] [--stack ours] [--out R.json]
-    python -m bench load --soak-minutes 3 [--sessions 10]
+    python -m bench load --soak-minutes 30 [--sessions 5] [--rss-bound-mb 300]
 
 Every session is a real `AgentSession` driven by the in-process harness (`sim/`): Silero VAD
 (the production plugin), our turn-taking plugins wired by `worker.stacks`, the clip TTS and
@@ -51,6 +51,9 @@ LAG_FLOOR_S = 0.02
 """Absolute increases below these (s) never count as degradation (timer noise)."""
 ARBITER_STACKS = ("ours", "ours-arbiter")
 """Stacks whose overlaps the arbiter decides (the others have no verdicts to count)."""
+SOAK_RSS_BOUND_MB = 300.0
+"""Default soak bound on the process's resident memory, MB: 5 sessions of the demo scenes
+for 30 minutes measured 183 MB at start and at most 268 MB (2026-11-30)."""
 SCENE_TIMEOUT_S = 90.0
 """A scene still running after this long (real time) counts as a failed session."""
 
@@ -483,12 +486,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--soak-minutes", type=float, default=None)
     p.add_argument("--sample-s", type=float, default=5.0)
+    p.add_argument(
+        "--rss-bound-mb",
+        type=float,
+        default=SOAK_RSS_BOUND_MB,
+        help="soak fails (exit 1) when resident memory ever exceeds this (MB, 50..100000)",
+    )
     return p
 
 
 def main(argv: list[str]) -> int:
     """Run the load benchmark (see the module docstring); exit 0 when the run completed
-    (whatever the figures), 2 with a one-line reason on unusable options."""
+    (whatever the figures; a soak whose memory went over `--rss-bound-mb` exits 1), 2 with a
+    one-line reason on unusable options."""
     try:
         args = _parser().parse_args(argv)
     except SystemExit as e:
@@ -506,6 +516,9 @@ def main(argv: list[str]) -> int:
         return 2
     if not 1.0 <= args.sample_s <= 60.0:
         print(f"error: --sample-s must be in 1..60, got {args.sample_s}")
+        return 2
+    if not 50.0 <= args.rss_bound_mb <= 100_000.0:
+        print(f"error: --rss-bound-mb must be in 50..100000, got {args.rss_bound_mb}")
         return 2
     import logging
 
@@ -536,12 +549,18 @@ def main(argv: list[str]) -> int:
                 seed=args.seed,
             )
         )
+        soak["rss_bound_mb"] = args.rss_bound_mb
+        soak["within_bound"] = soak["rss_max_mb"] <= args.rss_bound_mb
         report["soak"] = soak
         print(
             f"soak: {soak['scenes_played']} scenes, {soak['failed_scenes']} failed; RSS "
             f"{soak['rss_start_mb']:.0f} -> {soak['rss_end_mb']:.0f} MB "
             f"(growth {soak['rss_growth_mb']:+.1f} MB, second-half slope "
             f"{soak['rss_slope_second_half_mb_per_min']} MB/min); load {soak['load_avg_end']}"
+        )
+        print(
+            f"soak: RSS max {soak['rss_max_mb']:.0f} MB "
+            f"{'within' if soak['within_bound'] else 'OVER'} the {args.rss_bound_mb:.0f} MB bound"
         )
     else:
         levels: list[LevelResult] = []
@@ -559,6 +578,8 @@ def main(argv: list[str]) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2), encoding="utf-8")
     print(f"wrote {args.out}")
+    if "soak" in report and not report["soak"]["within_bound"]:
+        return 1
     return 0
 
 

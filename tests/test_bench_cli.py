@@ -187,3 +187,5 @@ def test_load_subcommand_is_routed_and_rejects_bad_options(
 
     assert main(["load", "--rounds", "0"]) == 2
     assert "--rounds must be in 1..20" in capsys.readouterr().out
+    assert main(["load", "--soak-minutes", "1", "--rss-bound-mb", "10"]) == 2
+    assert "--rss-bound-mb must be in 50..100000" in capsys.readouterr().out
