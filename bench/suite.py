@@ -78,8 +78,8 @@ def run_all(
         raise InputError(f"set builder unavailable (bench.datasets: {exc})") from exc
     t_start = time.perf_counter()
     progress(f"building sets from {data} (quick={quick})")
-    # Only the sets this command evaluates; the train split is built by the training scripts
-    # (`python -m bench.datasets`), which keeps a from-scratch `make bench` within the hour.
+    # Only the sets this command evaluates: training reads the train split's text from the
+    # corpus, so rendering its audio here would only add about half an hour.
     built = datasets.build_sets(data, cache, quick=quick, splits=SPLITS)
     refs = _find_sets(built)
     if not refs:

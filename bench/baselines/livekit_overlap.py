@@ -117,8 +117,9 @@ def first_firing(
     j = 0
     for t, speech_s in frames:
         while j < len(tr) and tr[j].at_s <= t:
+            ev = tr[j]
             j += 1
-            if (fired := deliver(tr[j - 1])) is not None:
+            if (fired := deliver(ev)) is not None:
                 return fired
         if speech_s >= min_duration_s and words_ok():
             return t
