@@ -30,8 +30,9 @@ from bench.types import BENCH_SAMPLE_RATE_HZ, Samples, TranscriptEvent
 
 logger = logging.getLogger("bench.transcripts")
 
-CACHE_VERSION = 2
-"""2: Whisper decodes with the disfluency prompt (plugins.local_stt DISFLUENCY_PROMPT)."""
+CACHE_VERSION = 3
+"""2: Whisper decodes with the disfluency prompt (plugins.local_stt DISFLUENCY_PROMPT).
+3: the encoder reads a window of max(10 s, audio + 2 s rounded up to 5 s), not always 30 s."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ class SttSettings:
     interim_every_s: float = 0.5
     """Seconds of audio between interim hypotheses (the project's STT default is 0.3 s;
     0.5 s halves the precompute and still gives several interims per second of speech)."""
+    min_window_s: float = 10.0
+    """Shortest Whisper encoder window (plugins.local_stt.WhisperTranscriber); 30 reproduces
+    faster-whisper's fixed 30 s window."""
 
 
 @dataclass
@@ -78,7 +82,7 @@ class TranscriptCache:
             return self._impl, self._source
         if want in ("auto", "project"):
             try:
-                impl = _project_impl(self.settings.interim_every_s)
+                impl = _project_impl(self.settings.interim_every_s, self.settings.min_window_s)
                 self._impl, self._source = impl, "project-local-stt"
                 return impl, self._source
             except ImportError as exc:
@@ -186,10 +190,14 @@ def visible(events: Sequence[TranscriptEvent], now_s: float) -> list[TranscriptE
     return [e for e in events if e.at_s <= now_s]
 
 
-def _project_impl(interim_every_s: float) -> Callable[[Samples], list[TranscriptEvent]]:
+def _project_impl(
+    interim_every_s: float, min_window_s: float
+) -> Callable[[Samples], list[TranscriptEvent]]:
     from plugins.local_stt import model as stt_model
 
-    transcriber: Any = stt_model.WhisperTranscriber(cpu_threads=1, compute_type="int8")
+    transcriber: Any = stt_model.WhisperTranscriber(
+        cpu_threads=1, compute_type="int8", min_window_s=min_window_s
+    )
     transcriber.load()
 
     def run(audio: Samples) -> list[TranscriptEvent]:

@@ -16,6 +16,8 @@ from plugins.local_stt.model import (
     EnergyVad,
     SegmenterEventType,
     SpeechSegmenter,
+    _window_s,
+    compression_ratio,
 )
 
 CLIP = Path(__file__).parent / "fixtures" / "sim" / "wait_stop_tuesday_16k.flac"
@@ -77,11 +79,37 @@ def test_segmenter_flush_closes_an_open_segment() -> None:
         ({"cpu_threads": 0}, "cpu_threads"),
         ({"compute_type": "fp8"}, "compute_type"),
         ({"beam_size": 9}, "beam_size"),
+        ({"min_window_s": 4.0}, "min_window_s must be in 8..30"),
+        ({"min_window_s": 31.0}, "min_window_s must be in 8..30"),
     ],
 )
 def test_transcriber_rejects_bad_options(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         WhisperTranscriber(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("audio_s", "min_window_s", "window_s"),
+    [
+        (0.4, 10.0, 10.0),  # short interims share one 10 s window
+        (7.9, 10.0, 10.0),  # 7.9 + 2 s tail = 9.9 s
+        (8.1, 10.0, 15.0),  # 10.1 s rounds up to the next 5 s step
+        (12.0, 10.0, 15.0),
+        (20.0, 8.0, 25.0),
+        (27.5, 10.0, 30.0),  # never beyond Whisper's 30 s
+        (3.0, 30.0, 30.0),  # 30: faster-whisper's own full window
+    ],
+)
+def test_encoder_window_is_audio_plus_tail_rounded_up(
+    audio_s: float, min_window_s: float, window_s: float
+) -> None:
+    assert _window_s(audio_s, min_window_s) == pytest.approx(window_s)
+
+
+def test_compression_ratio_flags_a_decoder_loop_not_a_sentence() -> None:
+    assert compression_ratio("") == 0.0
+    assert compression_ratio("Wait, stop. Does Tuesday work for you?") < 2.4
+    assert compression_ratio("So, so, " * 40) > 2.4
 
 
 def test_transcriber_errors_clearly_before_load_and_on_bad_input(tmp_path: Path) -> None:
@@ -182,3 +210,20 @@ def test_backchannel_words_survive_transcription(whisper: WhisperTranscriber) ->
     pad = np.zeros(SR // 2, dtype=np.float32)
     text = whisper.transcribe(np.concatenate([pad, audio, pad])).lower()
     assert "uh" in text and "huh" in text
+
+
+@pytest.mark.slow
+def test_short_window_transcribes_like_the_full_window() -> None:
+    full = WhisperTranscriber(min_window_s=30.0)
+    full.load()
+    short = WhisperTranscriber()
+    short.load()
+    clip = _clip()
+    for audio in (clip, clip[: int(1.5 * SR)], clip[: int(2.5 * SR)]):
+        want = full.transcribe(audio).lower().split()
+        got = short.transcribe(audio).lower().split()
+        # the same words up to punctuation; whisper may differ on one word at a cut edge
+        shared = len({w.strip(".,?!") for w in want} & {w.strip(".,?!") for w in got})
+        assert shared >= len(want) - 1, (want, got)
+    assert short.calls == 3 and full.full_window_calls == 3
+    assert short.full_window_calls < short.calls

@@ -8,8 +8,10 @@ final one when speech ends, each stamped with the real (measured) inference time
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
@@ -56,6 +58,24 @@ DISFLUENCY_PROMPT = "Umm, let me think like, hmm... Okay, here's what I'm, like,
 Whisper drops or rewrites backchannels (tiny.en hears a clear "Uh huh." as "I hope."), which
 a streaming provider would transcribe; it is generic text, not fitted to any data set."""
 
+WHISPER_WINDOW_S = 30.0
+"""Whisper's trained input window; faster-whisper pads every call to it."""
+MIN_WINDOW_S = 10.0
+"""Default shortest encoder window, seconds. Whisper's encoder costs ~1 CPU s per call on
+the full 30 s window (tiny.en, int8, one thread) whatever the audio length; 10 s costs ~0.13 s.
+Shorter windows (2-6 s) make tiny.en loop on its own words (measured on val clips, see the
+README), 8-10 s keep the word error rate of the full window."""
+WINDOW_STEP_S = 5.0
+"""Encoder windows are rounded up to a multiple of this, seconds (few distinct shapes)."""
+WINDOW_TAIL_S = 2.0
+"""Silence appended after the audio before rounding, seconds: tiny.en ends its text more
+reliably when the window does not end inside a word."""
+COMPRESSION_RATIO_MAX = 2.4
+"""Whisper's own repetition test (text bytes / zlib bytes); above it the short-window
+result is discarded and the call re-decoded on the full 30 s window."""
+AVG_LOGPROB_MIN = -1.0
+"""Whisper's own low-confidence test (mean token log-probability); below it, likewise."""
+
 
 class WhisperUnavailableError(RuntimeError):
     """The Whisper weights or runtime are missing."""
@@ -76,10 +96,15 @@ class WhisperTranscriber:
         model_path: Path | None = None,
         beam_size: int = 1,
         initial_prompt: str | None = DISFLUENCY_PROMPT,
+        min_window_s: float = MIN_WINDOW_S,
     ) -> None:
         """`cpu_threads` (1-16) CTranslate2 threads; `compute_type` one of int8, int8_float32,
         float32; `model_path` a CTranslate2 Whisper folder (default: the bundled tiny.en);
-        `beam_size` (1-8) decoding beam; `initial_prompt` decoder prompt (None: no prompt)."""
+        `beam_size` (1-8) decoding beam; `initial_prompt` decoder prompt (None: no prompt);
+        `min_window_s` (8-30) shortest encoder window: audio is padded with silence to
+        max(min_window_s, audio + 2 s rounded up to 5 s) instead of always 30 s, and a result
+        that fails Whisper's repetition or confidence test is re-decoded on 30 s. 30 gives
+        faster-whisper's own behaviour."""
         if not 1 <= cpu_threads <= 16:
             raise ValueError(f"cpu_threads must be in 1..16, got {cpu_threads}")
         if compute_type not in ("int8", "int8_float32", "float32"):
@@ -88,13 +113,21 @@ class WhisperTranscriber:
             )
         if not 1 <= beam_size <= 8:
             raise ValueError(f"beam_size must be in 1..8, got {beam_size}")
+        if not 8.0 <= min_window_s <= WHISPER_WINDOW_S:
+            raise ValueError(f"min_window_s must be in 8..30, got {min_window_s}")
         self._cpu_threads = cpu_threads
         self._compute_type = compute_type
         self._model_path = model_path
         self._beam_size = beam_size
         self._initial_prompt = initial_prompt
+        self._min_window_s = min_window_s
         self._model: Any = None
+        self._decoder: _WindowDecoder | None = None
         self._lock = threading.Lock()
+        self.full_window_calls = 0
+        """Calls that were (re-)decoded on the full 30 s window (for the benchmark report)."""
+        self.calls = 0
+        """Calls that reached the decoder."""
 
     @property
     def loaded(self) -> bool:
@@ -144,17 +177,98 @@ class WhisperTranscriber:
         if audio.size < int(MIN_TRANSCRIBE_S * SAMPLE_RATE_HZ):
             return ""
         with self._lock:
-            segments, _info = self._model.transcribe(
-                audio,
-                language="en",
-                beam_size=self._beam_size,
-                condition_on_previous_text=False,
-                without_timestamps=True,
-                vad_filter=False,
-                initial_prompt=self._initial_prompt,
-            )
-            text = " ".join(s.text.strip() for s in segments).strip()
+            self.calls += 1
+            text: str | None = None
+            window_s = _window_s(audio.size / SAMPLE_RATE_HZ, self._min_window_s)
+            if window_s < WHISPER_WINDOW_S:
+                if self._decoder is None:
+                    self._decoder = _WindowDecoder(self._model, self._initial_prompt)
+                text = self._decoder.decode(audio, window_s, beam_size=self._beam_size)
+            if text is None:
+                self.full_window_calls += 1
+                text = self._transcribe_full_window(audio)
         logger.debug("whisper: %r", text)
+        return text
+
+    def _transcribe_full_window(self, audio: Samples) -> str:
+        segments, _info = self._model.transcribe(
+            audio,
+            language="en",
+            beam_size=self._beam_size,
+            condition_on_previous_text=False,
+            without_timestamps=True,
+            vad_filter=False,
+            initial_prompt=self._initial_prompt,
+        )
+        return " ".join(s.text.strip() for s in segments).strip()
+
+
+def _window_s(audio_s: float, min_window_s: float) -> float:
+    """Encoder window for `audio_s` seconds of audio: the audio plus `WINDOW_TAIL_S`, rounded
+    up to `WINDOW_STEP_S`, at least `min_window_s`, at most Whisper's 30 s."""
+    padded = math.ceil((audio_s + WINDOW_TAIL_S) / WINDOW_STEP_S) * WINDOW_STEP_S
+    return min(WHISPER_WINDOW_S, max(min_window_s, padded))
+
+
+def compression_ratio(text: str) -> float:
+    """Bytes of `text` over bytes of its zlib compression (Whisper's repetition measure)."""
+    raw = text.encode("utf-8")
+    return len(raw) / len(zlib.compress(raw)) if raw else 0.0
+
+
+class _WindowDecoder:
+    """Greedy/beam Whisper decoding on an encoder window shorter than 30 s.
+
+    faster-whisper always pads the log-mel features to 30 s, so a 1 s interim costs as much
+    encoder time as 30 s of audio. CTranslate2's encoder accepts shorter inputs; the decoder
+    then attends over that window only. `decode` returns None when the result fails Whisper's
+    own repetition/confidence tests or runs out of tokens (short windows can make tiny.en
+    repeat itself), so the caller re-decodes on the full window.
+    """
+
+    _TOKENS_PER_S = 8
+    """Token budget per second of audio (English speech is ~3-5 tokens/s)."""
+    _MIN_TOKENS = 12
+
+    def __init__(self, model: Any, initial_prompt: str | None) -> None:
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        self._model = model
+        self._tokenizer = Tokenizer(
+            model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en"
+        )
+        previous = self._tokenizer.encode(" " + initial_prompt.strip()) if initial_prompt else []
+        self._prompt: list[int] = model.get_prompt(
+            self._tokenizer, previous, without_timestamps=True
+        )
+        self._suppress: list[int] = list(get_suppressed_tokens(self._tokenizer, [-1]))
+
+    def decode(self, audio: Samples, window_s: float, *, beam_size: int) -> str | None:
+        window_n = int(round(window_s * SAMPLE_RATE_HZ))
+        padded = np.zeros(window_n, dtype=np.float32)
+        padded[: min(window_n, audio.size)] = audio[:window_n]
+        frames = int(round(window_s * SAMPLE_RATE_HZ / self._model.feature_extractor.hop_length))
+        features = self._model.feature_extractor(padded, padding=0)[:, :frames]
+        encoded = self._model.encode(features)
+        budget = self._MIN_TOKENS + int(self._TOKENS_PER_S * audio.size / SAMPLE_RATE_HZ)
+        result = self._model.model.generate(
+            encoded,
+            [self._prompt],
+            beam_size=beam_size,
+            max_length=len(self._prompt) + budget,
+            return_scores=True,
+            suppress_blank=True,
+            suppress_tokens=self._suppress,
+        )[0]
+        tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
+        if len(tokens) >= budget:
+            return None
+        text = str(self._tokenizer.decode(tokens)).strip()
+        # faster-whisper's definition: scores are length-normalised (length_penalty=1)
+        avg_logprob = float(result.scores[0]) * len(tokens) / (len(tokens) + 1)
+        if compression_ratio(text) > COMPRESSION_RATIO_MAX or avg_logprob < AVG_LOGPROB_MIN:
+            return None
         return text
 
 
