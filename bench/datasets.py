@@ -17,14 +17,15 @@ test. The train endpoint set is timings and text only (`train-text.jsonl`, no au
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ from bench.derive import (
     sample_balanced,
     sample_in_order,
 )
-from bench.manifest import write_endpoint_manifest, write_overlap_manifest
+from bench.manifest import spread_subset, write_endpoint_manifest, write_overlap_manifest
 from bench.render import (
     TELEPHONY_RATE_HZ,
     Renderer,
@@ -52,7 +53,7 @@ from bench.render import (
     telephony,
     write_flac,
 )
-from bench.types import BENCH_SAMPLE_RATE_HZ, EndpointItem, OverlapItem
+from bench.types import BENCH_SAMPLE_RATE_HZ, EndpointItem, OverlapItem, Samples
 
 __all__ = ["BuiltSets", "SetSizes", "build_sets", "main"]
 
@@ -127,6 +128,10 @@ def _pick(d: dict[str, Path], key: str, kind: str) -> Path:
 # ----------------------------------------------------------------------------- rendering
 
 _RENDERER: Renderer | None = None
+_BABBLE: dict[tuple[str, tuple[str, ...]], dict[str, Samples]] = {}
+"""A worker's babble sources of the variant group it worked on last (one group kept)."""
+VARIANT_CHUNK = 16
+"""Clips per variant job of the worker pool."""
 
 
 def _init_worker() -> None:
@@ -135,8 +140,9 @@ def _init_worker() -> None:
         os.nice(10)
     except OSError:
         pass
+    # the voice is loaded by the first render job: a worker that only makes variants
+    # (every clean clip cached) never pays for it
     _RENDERER = Renderer(threads=1)
-    _RENDERER.load()
 
 
 def _spec_json(spec: OverlapSpec | EndpointSpec) -> dict[str, Any]:
@@ -151,6 +157,7 @@ def _render_one(
     """Render one clip into the cache; returns its spans or an error message."""
     item_id, spec, flac, sidecar = job
     assert _RENDERER is not None
+    _RENDERER.load()
     from bench.derive import Segment
 
     try:
@@ -171,6 +178,13 @@ def _render_one(
     return item_id, spans
 
 
+def _render_cost(spec: OverlapSpec | EndpointSpec) -> float:
+    """Rough synthesis cost of a clip (seconds of speech), to start the longest first."""
+    if spec.segments:
+        return sum(s.end_s - s.start_s for s in spec.segments)
+    return 0.3 * len(spec.text.split())
+
+
 def _cached_spans(sidecar: Path, flac: Path, digest: str) -> list[list[float]] | None:
     if not (sidecar.is_file() and flac.is_file()):
         return None
@@ -184,67 +198,188 @@ def _cached_spans(sidecar: Path, flac: Path, digest: str) -> list[list[float]] |
     return spans if isinstance(spans, list) else None
 
 
-def _render_all(
-    specs: Sequence[OverlapSpec | EndpointSpec], audio_dir: Path, *, workers: int
-) -> tuple[dict[str, list[list[float]]], dict[str, str], int]:
-    """Clean renders of `specs` (cached); returns spans by id, errors by id, #rendered."""
-    clean = audio_dir / "clean"
-    clean.mkdir(parents=True, exist_ok=True)
-    spans: dict[str, list[list[float]]] = {}
-    jobs: list[tuple[str, dict[str, Any], str, str]] = []
-    for spec in specs:
-        sj = _spec_json(spec)
-        sj["digest"] = spec_digest(sj)
-        flac, side = clean / f"{spec.id}.flac", clean / f"{spec.id}.json"
-        cached = _cached_spans(side, flac, sj["digest"])
-        if cached is not None:
-            spans[spec.id] = cached
-        else:
-            jobs.append((spec.id, sj, str(flac), str(side)))
-    errors: dict[str, str] = {}
-    if jobs:
-        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker) as pool:
-            for k, (item_id, res) in enumerate(pool.map(_render_one, jobs, chunksize=8)):
-                if isinstance(res, str):
-                    errors[item_id] = res
-                    # the message may quote the text: keep it out of the log (summary.json)
-                    logger.warning("render failed for %s (%s)", item_id, res.split(":")[0])
-                else:
-                    spans[item_id] = res
-                if (k + 1) % 200 == 0:
-                    logger.info("rendered %d/%d clips in %s", k + 1, len(jobs), audio_dir)
-    return spans, errors, len(jobs)
+_VariantJob = tuple[str, int, tuple[str, ...], list[tuple[int, str, list[str]]]]
+"""(audio dir, seed, babble pool ids, [(index in the group, clip id, stale variants)])."""
 
 
-def _variants(ids: Sequence[str], audio_dir: Path, *, extra: bool, seed: int) -> dict[str, Any]:
-    """Write the variants of the clean clips `ids`; returns clipping statistics."""
+def _variant_names(extra: bool) -> list[str]:
+    return ["telephony", *(["noise", *LEVEL_GAINS_DB] if extra else [])]
+
+
+def _stale_variants(
+    ids: Sequence[str], audio_dir: Path, *, extra: bool
+) -> list[tuple[int, str, list[str]]]:
+    """(index, id, variants to write) of every clip of `ids` with a variant missing or
+    older than its clean clip."""
     clean = audio_dir / "clean"
-    stats: dict[str, Any] = {"clipped_items": dict.fromkeys(LEVEL_GAINS_DB, 0)}
-    rng = np.random.default_rng(seed)
-    pool_ids = [ids[int(i)] for i in rng.permutation(len(ids))[:BABBLE_POOL]] if extra else []
-    babble_src = {i: load_audio(clean / f"{i}.flac") for i in pool_ids}
+    out: list[tuple[int, str, list[str]]] = []
     for n, item_id in enumerate(ids):
-        src = clean / f"{item_id}.flac"
-        names = ["telephony", *(["noise", *LEVEL_GAINS_DB] if extra else [])]
-        outs = {v: _audio_path(audio_dir, v, item_id) for v in names}
-        src_mtime = src.stat().st_mtime
-        stale = [v for v, p in outs.items() if not p.is_file() or p.stat().st_mtime < src_mtime]
-        if not stale:
-            continue
-        x = load_audio(src)
+        src_mtime = (clean / f"{item_id}.flac").stat().st_mtime
+        stale = [
+            v
+            for v in _variant_names(extra)
+            if not (p := _audio_path(audio_dir, v, item_id)).is_file()
+            or p.stat().st_mtime < src_mtime
+        ]
+        if stale:
+            out.append((n, item_id, stale))
+    return out
+
+
+def _babble_pool(ids: Sequence[str], *, extra: bool, seed: int) -> tuple[str, ...]:
+    """The clean clips of the group the `noise` variant's babble is made of."""
+    if not extra:
+        return ()
+    rng = np.random.default_rng(seed)
+    return tuple(ids[int(i)] for i in rng.permutation(len(ids))[:BABBLE_POOL])
+
+
+def _write_variants(job: _VariantJob) -> dict[str, int]:
+    """Write the stale variants of some clips of one group; returns clipped-clip counts.
+
+    Clip `n` of the group gets the babble seed `seed + n`, whichever job writes it."""
+    audio_dir_s, seed, pool_ids, items = job
+    audio_dir = Path(audio_dir_s)
+    clean = audio_dir / "clean"
+    clipped = dict.fromkeys(LEVEL_GAINS_DB, 0)
+    babble: dict[str, Samples] = {}
+    if any("noise" in stale for _, _, stale in items):
+        key = (audio_dir_s, pool_ids)
+        if key not in _BABBLE:
+            _BABBLE.clear()
+            _BABBLE[key] = {i: load_audio(clean / f"{i}.flac") for i in pool_ids}
+        babble = _BABBLE[key]
+    for n, item_id, stale in items:
+        x = load_audio(clean / f"{item_id}.flac")
         for v in stale:
+            out = _audio_path(audio_dir, v, item_id)
             if v == "telephony":
-                write_flac(outs[v], telephony(x), TELEPHONY_RATE_HZ)
+                write_flac(out, telephony(x), TELEPHONY_RATE_HZ)
             elif v == "noise":
-                others = [a for i, a in babble_src.items() if i != item_id]
+                others = [a for i, a in babble.items() if i != item_id]
                 y = add_noise(x, others, snr_db=NOISE_SNR_DB, seed=seed + n)
-                write_flac(outs[v], y, BENCH_SAMPLE_RATE_HZ)
+                write_flac(out, y, BENCH_SAMPLE_RATE_HZ)
             else:
-                y, clipped = apply_gain_db(x, LEVEL_GAINS_DB[v])
-                if clipped:
-                    stats["clipped_items"][v] += 1
-                write_flac(outs[v], y, BENCH_SAMPLE_RATE_HZ)
-    return stats
+                y, n_clipped = apply_gain_db(x, LEVEL_GAINS_DB[v])
+                if n_clipped:
+                    clipped[v] += 1
+                write_flac(out, y, BENCH_SAMPLE_RATE_HZ)
+    return clipped
+
+
+@dataclass
+class _Group:
+    """The clips of one split and kind (overlap or endpoint) and what the build made."""
+
+    split: Split
+    specs: Sequence[OverlapSpec | EndpointSpec]
+    audio_dir: Path
+    extra: bool
+    """Also the `noise` and level variants (else telephony only)."""
+    seed: int
+    whole: bool
+    """A clip counts only when every segment rendered (endpoint turns)."""
+    spans: dict[str, list[list[float]]] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    rendered: int = 0
+    """Clips rendered in this run (not from the cache)."""
+    to_render: int = 0
+    """Render jobs not finished."""
+    pending: int = 0
+    """Render and variant jobs not finished."""
+    clipped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LEVEL_GAINS_DB, 0))
+    done_s: float = 0.0
+    """When the group's audio was complete, from the start of `_build_audio` (s)."""
+
+    def ok(self) -> list[OverlapSpec | EndpointSpec]:
+        """The specs whose clip is usable, in spec order."""
+        return [
+            s
+            for s in self.specs
+            if s.id in self.spans
+            and (not self.whole or len(self.spans[s.id]) == len(s.segments or ()))
+        ]
+
+
+def _build_audio(groups: Sequence[_Group], *, workers: int) -> None:
+    """Clean clips (cached) and variants of every group, on one pool of `workers`.
+
+    The clean renders of all groups start longest first, so no worker idles at the end
+    of a group; a group's variants are queued as soon as its last clip is rendered. Fills
+    the groups' spans, errors, counts and clipping figures."""
+    t0 = time.monotonic()
+    jobs: list[tuple[float, int, tuple[str, dict[str, Any], str, str]]] = []
+    for g, group in enumerate(groups):
+        clean = group.audio_dir / "clean"
+        clean.mkdir(parents=True, exist_ok=True)
+        for spec in group.specs:
+            sj = _spec_json(spec)
+            sj["digest"] = spec_digest(sj)
+            flac, side = clean / f"{spec.id}.flac", clean / f"{spec.id}.json"
+            cached = _cached_spans(side, flac, sj["digest"])
+            if cached is not None:
+                group.spans[spec.id] = cached
+            else:
+                jobs.append((_render_cost(spec), g, (spec.id, sj, str(flac), str(side))))
+        group.rendered = group.to_render = group.pending = sum(1 for _, k, _ in jobs if k == g)
+    jobs.sort(key=lambda j: -j[0])  # stable: equal costs keep spec order
+    with contextlib.ExitStack() as stack:
+        pool: ProcessPoolExecutor | None = None
+        futures: dict[Future[Any], tuple[str, int]] = {}
+
+        def submit(kind: str, g: int, fn: Callable[[Any], Any], arg: object) -> None:
+            nonlocal pool
+            if pool is None:
+                pool = stack.enter_context(
+                    ProcessPoolExecutor(max_workers=workers, initializer=_init_worker)
+                )
+            futures[pool.submit(fn, arg)] = (kind, g)
+
+        def group_rendered(g: int) -> None:
+            group = groups[g]
+            ids = [s.id for s in group.ok()]
+            stale = _stale_variants(ids, group.audio_dir, extra=group.extra)
+            pool_ids = _babble_pool(ids, extra=group.extra, seed=group.seed)
+            for i in range(0, len(stale), VARIANT_CHUNK):
+                job = (str(group.audio_dir), group.seed, pool_ids, stale[i : i + VARIANT_CHUNK])
+                submit("variants", g, _write_variants, job)
+                group.pending += 1
+            if not group.pending:
+                group.done_s = time.monotonic() - t0
+
+        for _, g, job in jobs:
+            submit("render", g, _render_one, job)
+        for g, group in enumerate(groups):
+            if not group.to_render:
+                group_rendered(g)
+        n_done = 0
+        while futures:
+            for fut in as_completed(list(futures)):
+                kind, g = futures.pop(fut)
+                group = groups[g]
+                group.pending -= 1
+                if kind == "render":
+                    group.to_render -= 1
+                    item_id, res = fut.result()
+                    if isinstance(res, str):
+                        group.errors[item_id] = res
+                        # the message may quote the text: keep it out of the log (summary.json)
+                        logger.warning("render failed for %s (%s)", item_id, res.split(":")[0])
+                    else:
+                        group.spans[item_id] = res
+                    n_done += 1
+                    if n_done % 200 == 0:
+                        logger.info("rendered %d/%d clips", n_done, len(jobs))
+                    if not group.to_render:
+                        group_rendered(g)
+                else:
+                    for v, c in fut.result().items():
+                        group.clipped[v] += c
+                if not group.pending:
+                    group.done_s = time.monotonic() - t0
+    for group in groups:
+        # the errors in spec order, whatever order the clips finished in
+        group.errors = {s.id: group.errors[s.id] for s in group.specs if s.id in group.errors}
 
 
 # ----------------------------------------------------------------------------- build
@@ -275,10 +410,15 @@ def build_sets(
     quick: bool,
     workers: int = MAX_WORKERS,
     splits: Sequence[Split] = SPLITS,
+    item_caps: Mapping[str, int] | None = None,
 ) -> BuiltSets:
     """Derive, render (cached, at most `workers` processes) and write every manifest.
 
-    `data_dir` holds `mrda/` and `swda/`; everything goes under `cache_dir`. Raises
+    `data_dir` holds `mrda/` and `swda/`; everything goes under `cache_dir`. `item_caps`
+    ({"overlap": n, "endpoint": n}, n >= 1) keeps only n items per val/test set, spread
+    evenly (`bench.runners.spread_subset`, the rule a runner's `limit` applies), before
+    rendering: the manifests then hold exactly the items a capped run evaluates, under
+    `<mode>-evaluated/`, and the other items are never synthesised. Raises
     `bench.corpus.CorpusError` when the corpus folder is wrong or malformed.
     """
     if not 1 <= workers <= MAX_WORKERS:
@@ -289,14 +429,17 @@ def build_sets(
         raise FileNotFoundError(
             f"{data_dir}: expected the corpus folder holding mrda/ and swda/ (--data)"
         )
+    caps = dict(item_caps or {})
+    if set(caps) - {"overlap", "endpoint"} or any(n < 1 for n in caps.values()):
+        raise ValueError(f"item_caps takes overlap/endpoint counts >= 1, got {caps}")
     sizes = QUICK if quick else FULL
-    root = cache_dir / ("quick" if quick else "full")
+    root = cache_dir / (("quick" if quick else "full") + ("-evaluated" if caps else ""))
     audio_root = cache_dir / "audio"
     overlap_paths: dict[str, Path] = {}
     endpoint_paths: dict[str, Path] = {}
     summary: dict[str, Any] = {"mode": root.name, "seed": SEED, "splits": {}}
-    t_render = 0.0
-    n_rendered = 0
+    picks: dict[Split, tuple[dict[str, Any], list[OverlapSpec], list[EndpointSpec]]] = {}
+    groups: dict[tuple[Split, str], _Group] = {}
     for split in [sp for sp in SPLITS if sp in splits]:
         t0 = time.monotonic()
         overlaps, turns = _derive(data_dir, split)
@@ -319,65 +462,75 @@ def build_sets(
             seed=SEED,
             key=lambda t: (t.meeting, t.start_in_meeting_s),
         )
+        if split != "train":
+            picked = spread_subset(picked, caps.get("overlap"))
+            picked_turns = spread_subset(picked_turns, caps.get("endpoint"))
         logger.info("%s: derived in %.1f s", split, time.monotonic() - t0)
-        # overlap: render clean, then variants
-        t1 = time.monotonic()
-        ov_dir = audio_root / "overlap"
-        spans, errors, n = _render_all(picked, ov_dir, workers=workers)
-        n_rendered += n
-        ok = [s for s in picked if s.id in spans]
+        picks[split] = (derived, picked, picked_turns)
         extra = split in EXTRA_VARIANT_SPLITS
-        vstats = _variants([s.id for s in ok], ov_dir, extra=extra, seed=SEED)
-        variants = ["clean", "telephony"] + (["noise", *LEVEL_GAINS_DB] if extra else [])
+        groups[(split, "overlap")] = _Group(
+            split, picked, audio_root / "overlap", extra=extra, seed=SEED, whole=False
+        )
+        if split != "train":  # the train endpoint set is text and timings only
+            groups[(split, "endpoint")] = _Group(
+                split, picked_turns, audio_root / "endpoint", extra=True, seed=SEED + 1, whole=True
+            )
+    # every split's clean clips and variants at once, so both cores stay busy throughout
+    t1 = time.monotonic()
+    _build_audio(list(groups.values()), workers=workers)
+    t_render = time.monotonic() - t1
+    n_rendered = sum(g.rendered for g in groups.values())
+    for split, (derived, picked, picked_turns) in picks.items():
+        ov = groups[(split, "overlap")]
+        ov_dir = ov.audio_dir
+        ok = [s for s in picked if s.id in ov.spans]
+        variants = ["clean", *_variant_names(ov.extra)]
         for v in variants:
-            items = [_overlap_item(s, spans[s.id], _audio_path(ov_dir, v, s.id)) for s in ok]
+            items = [_overlap_item(s, ov.spans[s.id], _audio_path(ov_dir, v, s.id)) for s in ok]
             path = root / "overlap" / f"{split}-{v}.jsonl"
             write_overlap_manifest(path, items)
             overlap_paths[f"{split}/{v}"] = path
-        # endpoint: train is text and timings only
-        ep_dir = audio_root / "endpoint"
-        ep_stats: dict[str, Any] = {}
-        if split == "train":
+        ep = groups.get((split, "endpoint"))
+        if ep is None:
             path = root / "endpoint" / "train-text.jsonl"
             write_endpoint_manifest(path, [_endpoint_text_item(t) for t in picked_turns])
             endpoint_paths["train/text"] = path
             ep_errors: dict[str, str] = {}
             ep_items_n = len(picked_turns)
         else:
-            ep_spans, ep_errors, n = _render_all(picked_turns, ep_dir, workers=workers)
-            n_rendered += n
+            ep_dir = ep.audio_dir
             ep_ok = [
                 t
                 for t in picked_turns
-                if t.id in ep_spans and len(ep_spans[t.id]) == len(t.segments)
+                if t.id in ep.spans and len(ep.spans[t.id]) == len(t.segments)
             ]
             ok_ids = {t.id for t in ep_ok}
+            ep_errors = dict(ep.errors)
             for t in picked_turns:
-                if t.id in ep_spans and t.id not in ok_ids:
+                if t.id in ep.spans and t.id not in ok_ids:
                     ep_errors[t.id] = "a segment rendered empty"
-            ep_stats = _variants([t.id for t in ep_ok], ep_dir, extra=True, seed=SEED + 1)
-            for v in ["clean", "telephony", "noise", *LEVEL_GAINS_DB]:
+            for v in ["clean", *_variant_names(ep.extra)]:
                 ep_items = [
-                    _endpoint_item(t, ep_spans[t.id], _audio_path(ep_dir, v, t.id)) for t in ep_ok
+                    _endpoint_item(t, ep.spans[t.id], _audio_path(ep_dir, v, t.id)) for t in ep_ok
                 ]
                 path = root / "endpoint" / f"{split}-{v}.jsonl"
                 write_endpoint_manifest(path, ep_items)
                 endpoint_paths[f"{split}/{v}"] = path
             ep_items_n = len(ep_ok)
-        dt = time.monotonic() - t1
-        t_render += dt
+        # the splits are rendered together: the time until the split's audio was complete
+        dt = max(g.done_s for g in (ov, ep) if g is not None)
         summary["splits"][split] = {
             "derived": derived,
             "overlap": _balance(_as_items(ok)),
-            "overlap_render_errors": errors,
-            "overlap_clipping": vstats["clipped_items"],
+            "overlap_render_errors": ov.errors,
+            "overlap_clipping": ov.clipped,
             "endpoint_turns": ep_items_n,
             "endpoint_pauses": sum(len(t.segments) - 1 for t in picked_turns),
             "endpoint_render_errors": ep_errors,
-            "endpoint_clipping": ep_stats.get("clipped_items", {}),
+            "endpoint_clipping": ep.clipped if ep is not None else {},
             "render_and_variants_s": round(dt, 1),
         }
-        logger.info("%s: rendered and wrote manifests in %.1f s", split, dt)
+        logger.info("%s: audio complete %.1f s into rendering", split, dt)
     summary["clips_rendered_this_run"] = n_rendered
     summary["render_and_variants_s"] = round(t_render, 1)
     root.mkdir(parents=True, exist_ok=True)

@@ -52,8 +52,10 @@ are put back in meeting and time order.
 
 from __future__ import annotations
 
+import functools
 import random
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -138,6 +140,11 @@ class Act:
 
 def parse_da(label: str) -> list[Act]:
     """Split an MRDA label into acts (`|` and `:` separate acts)."""
+    return list(_parse_da(label))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_da(label: str) -> tuple[Act, ...]:
     acts: list[Act] = []
     for part in re.split(r"[|:]", label.strip()):
         if not part:
@@ -145,7 +152,7 @@ def parse_da(label: str) -> list[Act]:
         base, _, disruption = part.partition(".")
         tags = base.split("^")
         acts.append(Act(tags[0], frozenset(t for t in tags[1:] if t), disruption or None))
-    return acts
+    return tuple(acts)
 
 
 # ----------------------------------------------------------------------------- text
@@ -163,6 +170,7 @@ _SPELLINGS = {
 }
 
 
+@functools.lru_cache(maxsize=65_536)
 def speakable(token: str) -> str:
     """TTS spelling of one corpus token ('' for noise marks).
 
@@ -348,19 +356,20 @@ def _seed_of(key: str, seed: int) -> random.Random:
 def derive_mrda_overlaps(meeting: Sequence[MrdaUtterance], *, seed: int = 0) -> list[OverlapSpec]:
     """All labelled overlap items of one meeting (utterances sorted by start)."""
     utts = [u for u in meeting if u.words]
+    index = _MeetingIndex(utts)
     out: list[OverlapSpec] = []
     for k, u in enumerate(utts):
         verdict = classify_mrda(u)
         if verdict is Verdict.EXCLUDED:
             continue
         t0 = u.words[0].start_s
-        agent = _agent_utterance(utts, u, t0)
-        if agent is None:
+        ka = index.agent_of(u, t0)
+        if ka is None:
             continue
+        agent = utts[ka]
         agent_words = spoken_words(w for w in agent.words if w.start_s < t0)
         if len(agent_words) < MIN_AGENT_WORDS:
             continue
-        ka = utts.index(agent)
         if _talk_end(utts, ka, gap_s=PAUSE_MIN_S) - t0 < MIN_AGENT_REMAINING_S:
             continue
         u_end = u.words[-1].end_s
@@ -374,7 +383,7 @@ def derive_mrda_overlaps(meeting: Sequence[MrdaUtterance], *, seed: int = 0) -> 
             words = sorted(
                 (
                     w
-                    for v in utts[k:]
+                    for v in utts[k : index.stop_after(k, clip_end)]
                     if v.speaker == u.speaker and v.words[0].start_s <= clip_end
                     for w in v.words
                 ),
@@ -404,20 +413,49 @@ def derive_mrda_overlaps(meeting: Sequence[MrdaUtterance], *, seed: int = 0) -> 
     return out
 
 
-def _agent_utterance(
-    utts: Sequence[MrdaUtterance], u: MrdaUtterance, t0: float
-) -> MrdaUtterance | None:
-    best: MrdaUtterance | None = None
-    for v in utts:
-        if v.words[0].start_s >= t0:
-            break
-        if v.speaker == u.speaker or not v.words[0].start_s < t0 < v.words[-1].end_s:
-            continue
-        if is_backchannel_like(v):
-            continue
-        if best is None:
-            best = v
-    return best
+class _MeetingIndex:
+    """Running extremes of a meeting's word times, so that the scans of the derivation
+    rules visit only the utterances that can match (same results as a scan of all).
+
+    Utterances are sorted by their own start, not by their first word, so first-word
+    times are not monotonic along the list; their prefix maxima and suffix minima are."""
+
+    def __init__(self, utts: Sequence[MrdaUtterance]) -> None:
+        self._utts = utts
+        firsts = [u.words[0].start_s for u in utts]
+        self._max_first: list[float] = []
+        self._max_last: list[float] = []
+        hi_first = hi_last = float("-inf")
+        for u, first in zip(utts, firsts, strict=True):
+            hi_first = max(hi_first, first)
+            hi_last = max(hi_last, u.words[-1].end_s)
+            self._max_first.append(hi_first)
+            self._max_last.append(hi_last)
+        self._min_first_from = firsts[:]
+        for i in range(len(firsts) - 2, -1, -1):
+            self._min_first_from[i] = min(firsts[i], self._min_first_from[i + 1])
+        self._bc_like: dict[int, bool] = {}
+
+    def agent_of(self, u: MrdaUtterance, t0: float) -> int | None:
+        """Index of the first utterance, before the first one whose first word starts at
+        or after `t0`, of another speaker whose words span `t0` and that is not
+        backchannel-like; None when there is none."""
+        stop = bisect_left(self._max_first, t0)  # first utterance starting at/after t0
+        lo = bisect_right(self._max_last, t0)  # every earlier one ended by t0
+        for i in range(lo, stop):
+            v = self._utts[i]
+            if v.speaker == u.speaker or not v.words[0].start_s < t0 < v.words[-1].end_s:
+                continue
+            if i not in self._bc_like:
+                self._bc_like[i] = is_backchannel_like(v)
+            if not self._bc_like[i]:
+                return i
+        return None
+
+    def stop_after(self, k: int, t: float) -> int:
+        """End of the utterances from `k` on that may start (first word) at or before
+        `t`: every later one starts after `t`."""
+        return bisect_right(self._min_first_from, t, lo=k)
 
 
 def _talk_end(utts: Sequence[MrdaUtterance], k: int, *, gap_s: float) -> float:
@@ -455,18 +493,24 @@ def derive_mrda_endpoints(meeting: Sequence[MrdaUtterance]) -> list[EndpointSpec
             runs[-1].append(u)
         else:
             runs.append([u])
+    starts: dict[str, list[float]] = {}
+    for u in utts:
+        starts.setdefault(u.speaker, []).append(u.words[0].start_s)
+    for v in starts.values():
+        v.sort()
     out: list[EndpointSpec] = []
     for r, run in enumerate(runs[:-1]):
         nxt_start = runs[r + 1][0].words[0].start_s
-        spec = _turn_spec(run, nxt_start, utts)
+        spec = _turn_spec(run, nxt_start, starts[run[0].speaker])
         if spec is not None:
             out.append(spec)
     return out
 
 
 def _turn_spec(
-    run: list[MrdaUtterance], next_floor_start_s: float, utts: Sequence[MrdaUtterance]
+    run: list[MrdaUtterance], next_floor_start_s: float, speaker_starts: Sequence[float]
 ) -> EndpointSpec | None:
+    """`speaker_starts`: sorted first-word times of all the run's speaker's utterances."""
     if any(u.untimed_words for u in run):
         return None
     if any(a.general == "z" for u in run for a in parse_da(u.da)):
@@ -491,9 +535,10 @@ def _turn_spec(
     if next_floor_start_s < end - MAX_END_OVERLAP_S:
         return None
     speaker = run[0].speaker
-    for v in utts:
-        if v.speaker == speaker and end < v.words[0].start_s < end + BC_RESUME_GAP_S:
-            return None
+    # does the speaker start an utterance within BC_RESUME_GAP_S after the end?
+    nxt = bisect_right(speaker_starts, end)
+    if nxt < len(speaker_starts) and speaker_starts[nxt] < end + BC_RESUME_GAP_S:
+        return None
     preroll = 0.5
     segs = segments_from_words(words, start - preroll, end_marks=marks)
     if len(segs) < 2:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bench.types import EndpointItem, OverlapItem, OverlapLabel
 
@@ -22,12 +22,26 @@ __all__ = [
     "load_endpoint_manifest",
     "load_overlap_manifest",
     "overlap_item_to_json",
+    "spread_subset",
     "endpoint_item_to_json",
     "write_endpoint_manifest",
     "write_overlap_manifest",
 ]
 
 _LABELS: tuple[OverlapLabel, ...] = ("backchannel", "interruption")
+
+T = TypeVar("T")
+
+
+def spread_subset(items: Sequence[T], limit: int | None) -> list[T]:
+    """`limit` items spread evenly over the manifest (every len/limit-th, keeping order),
+    so a subset keeps the manifest's mix of classes and sources; all items when `limit`
+    is None or not smaller than the manifest."""
+    if limit is None or limit >= len(items):
+        return list(items)
+    if limit < 1:
+        raise ValueError(f"limit must be >= 1, got {limit}")
+    return [items[i * len(items) // limit] for i in range(limit)]
 
 
 class ManifestError(ValueError):

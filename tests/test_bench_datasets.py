@@ -1,0 +1,165 @@
+"""Set building: the indexed scans of the derivation and the pooled render/variant build.
+
+The voice is replaced by a deterministic stand-in (Piper's own output is random), so that
+two builds can be compared file by file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench import datasets
+from bench.corpus import MrdaUtterance, MrdaWord
+from bench.derive import _MeetingIndex, is_backchannel_like
+from bench.render import Renderer
+from bench.types import BENCH_SAMPLE_RATE_HZ, Samples
+
+FIX = Path(__file__).parent / "fixtures" / "bench"
+
+
+def _random_meeting(rng: random.Random, n: int) -> list[MrdaUtterance]:
+    utts = []
+    for i in range(n):
+        start = round(rng.uniform(0, 60), 2)
+        words = []
+        t = start + rng.choice([0.0, 0.0, rng.uniform(-0.5, 2.0)])  # first word != start
+        for _ in range(rng.randint(1, 6)):
+            d = round(rng.uniform(0.1, 0.5), 2)
+            words.append(MrdaWord(round(t, 2), round(t + d, 2), rng.choice(["yeah", "so", "ok"])))
+            t += d + rng.choice([0.0, 0.05, 0.3])
+        da = rng.choice(["s", "b", "s^bk", "qy", "fg"])
+        spk = rng.choice(["a", "b", "c"])
+        utts.append(MrdaUtterance("M", f"M-{i}", spk, start, t, tuple(words), da, i + 1))
+    return sorted(utts, key=lambda u: (u.start_s, u.index))
+
+
+def _agent_plain(utts: list[MrdaUtterance], u: MrdaUtterance, t0: float) -> int | None:
+    for i, v in enumerate(utts):
+        if v.words[0].start_s >= t0:
+            break
+        if v.speaker == u.speaker or not v.words[0].start_s < t0 < v.words[-1].end_s:
+            continue
+        if not is_backchannel_like(v):
+            return i
+    return None
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_meeting_index_scans_match_plain_scans(seed: int) -> None:
+    rng = random.Random(seed)
+    utts = _random_meeting(rng, rng.randint(1, 60))
+    index = _MeetingIndex(utts)
+    for k, u in enumerate(utts):
+        t0 = u.words[0].start_s
+        assert index.agent_of(u, t0) == _agent_plain(utts, u, t0)
+        t = rng.uniform(0, 70)
+        stop = index.stop_after(k, t)
+        assert [v for v in utts[k:stop] if v.words[0].start_s <= t] == [
+            v for v in utts[k:] if v.words[0].start_s <= t
+        ]
+
+
+class _StandInVoice(Renderer):
+    """Deterministic phrases: a tone per text, about 0.3 s per word times `length_scale`."""
+
+    def load(self) -> None:
+        pass
+
+    def phrase(self, text: str, *, length_scale: float = 1.0) -> Samples:
+        n = int(0.3 * BENCH_SAMPLE_RATE_HZ * len(text.split()) * length_scale)
+        f = 100 + int(hashlib.sha1(text.encode()).hexdigest()[:4], 16) % 400
+        t = np.arange(n, dtype=np.float32) / BENCH_SAMPLE_RATE_HZ
+        return (0.3 * np.sin(2 * np.pi * f * t)).astype(np.float32)
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """The test fixtures with each meeting twice (a group needs two clips for babble)."""
+    data = tmp_path / "data"
+    shutil.copytree(FIX, data)
+    db = data / "mrda" / "mrda_archive" / "database"
+    names = [p.stem for p in sorted(db.glob("*.dadb"))]
+    for name in names:
+        shutil.copy(db / f"{name}.dadb", db / f"{name}b.dadb")
+    split = data / "mrda" / "mrda_data" / "metadata" / "test_split.txt"
+    split.write_text("".join(f"{n}\n{n}b\n" for n in names))
+    return data
+
+
+def _tree(root: Path) -> dict[str, str]:
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.name != "summary.json")
+    return {str(p.relative_to(root)): hashlib.sha1(p.read_bytes()).hexdigest() for p in files}
+
+
+def test_build_does_not_depend_on_workers_or_job_split(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(datasets, "Renderer", _StandInVoice)
+    monkeypatch.setattr(datasets, "VARIANT_CHUNK", 1)
+    one = datasets.build_sets(corpus, tmp_path / "a", quick=True, workers=1, splits=("test",))
+    monkeypatch.setattr(datasets, "VARIANT_CHUNK", 1000)
+    two = datasets.build_sets(corpus, tmp_path / "b", quick=True, workers=2, splits=("test",))
+    assert one.summary["clips_rendered_this_run"] > 0
+    assert sorted(one.overlap) == sorted(two.overlap)
+    assert sorted(one.endpoint) == sorted(two.endpoint)
+    tree = _tree(tmp_path / "a")
+    assert any(k.startswith("audio/endpoint/noise-v") for k in tree)
+    assert tree == _tree(tmp_path / "b")
+    # the summaries agree but for the times
+    for summary in (one.summary, two.summary):
+        del summary["render_and_variants_s"], summary["splits"]["test"]["render_and_variants_s"]
+    assert json.dumps(one.summary) == json.dumps(two.summary)
+
+
+def test_rebuild_reuses_every_clip_and_variant(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(datasets, "Renderer", _StandInVoice)
+    datasets.build_sets(corpus, tmp_path / "c", quick=True, splits=("test",))
+    audio = list((tmp_path / "c" / "audio").rglob("*.flac"))
+    before = {p: p.stat().st_mtime_ns for p in audio}
+    again = datasets.build_sets(corpus, tmp_path / "c", quick=True, splits=("test",))
+    assert again.summary["clips_rendered_this_run"] == 0
+    assert {p: p.stat().st_mtime_ns for p in audio} == before
+    # a variant older than its clean clip is written again, and only it
+    clean = next(p for p in audio if p.parent.name == "clean")
+    stale = clean.parent.parent / f"telephony-v{datasets.VARIANT_VERSION}" / clean.name
+    stale.unlink()
+    datasets.build_sets(corpus, tmp_path / "c", quick=True, splits=("test",))
+    assert stale.is_file()
+    assert {p: p.stat().st_mtime_ns for p in audio if p != stale} == {
+        p: t for p, t in before.items() if p != stale
+    }
+
+
+def test_capped_build_renders_exactly_the_items_a_capped_run_evaluates(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bench.manifest import load_endpoint_manifest, load_overlap_manifest, spread_subset
+
+    monkeypatch.setattr(datasets, "Renderer", _StandInVoice)
+    whole = datasets.build_sets(corpus, tmp_path / "w", quick=True, splits=("test",))
+    caps = {"overlap": 3, "endpoint": 2}
+    capped = datasets.build_sets(
+        corpus, tmp_path / "k", quick=True, splits=("test",), item_caps=caps
+    )
+    assert capped.root.name == "quick-evaluated"
+    ov_all = load_overlap_manifest(whole.overlap["test/clean"])
+    ov_cap = load_overlap_manifest(capped.overlap["test/clean"])
+    assert len(ov_all) > caps["overlap"]
+    assert [i.id for i in ov_cap] == [i.id for i in spread_subset(ov_all, caps["overlap"])]
+    ep_all = load_endpoint_manifest(whole.endpoint["test/clean"])
+    ep_cap = load_endpoint_manifest(capped.endpoint["test/clean"])
+    assert [i.id for i in ep_cap] == [i.id for i in spread_subset(ep_all, caps["endpoint"])]
+    # only those items were synthesised
+    rendered = {p.stem for p in (tmp_path / "k" / "audio").rglob("clean/*.flac")}
+    assert rendered == {i.id for i in ov_cap} | {i.id for i in ep_cap}
+    with pytest.raises(ValueError, match="item_caps"):
+        datasets.build_sets(corpus, tmp_path / "x", quick=True, item_caps={"session": 2})
