@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from bench import registry
+from bench.manifest import spread_subset
 from bench.report import build_report, errors, summary_rows, table_text, write_report
 from bench.runners import (
+    SESSION_CLOCKS,
     InputError,
     SystemRun,
     finish_endpoint_metrics,
@@ -33,7 +35,6 @@ from bench.runners import (
     run_endpoint,
     run_overlap,
     run_session,
-    spread_subset,
 )
 from bench.transcripts import SttSettings, TranscriptCache, precompute
 
@@ -66,8 +67,14 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--no-plots", action="store_true")
         s.add_argument(
             "--jobs", type=int, default=1,
-            help="processes for the speech-to-text precompute (systems always run in one)",
+            help="processes for the speech-to-text precompute, or (session) for the episodes",
         )  # fmt: skip
+        if cmd == "session":
+            s.add_argument(
+                "--clock", choices=SESSION_CLOCKS, default="virtual",
+                help="virtual: episodes take their compute time, models' work charged at its "
+                "CPU cost; real: episodes play in real time",
+            )  # fmt: skip
     a = sub.add_parser("all")
     a.add_argument("--data", type=Path, required=True)
     a.add_argument("--quick", action="store_true")
@@ -98,8 +105,11 @@ def run_command(
     stt_source: str = "auto",
     plots: bool = True,
     jobs: int = 1,
+    clock: str = "virtual",
 ) -> dict[str, Any]:
-    """Run one command and write its report (and plots); returns the report.
+    """Run one command and write its report (and plots); returns the report. `jobs`: processes
+    for the transcript precompute, or for the session episodes; `clock`: the session clock
+    (see `bench.runners.SESSION_CLOCKS`).
 
     Raises `InputError` when an input is unusable.
     """
@@ -120,7 +130,9 @@ def run_command(
             runs, info = run_overlap(manifest, names, stt=stt, progress=_progress, limit=limit)
             blocks = [(r, finish_overlap_metrics(r, info["labels"])) for r in runs]
         case "session":
-            runs, info = run_session(manifest, names, progress=_progress, limit=limit)
+            runs, info = run_session(
+                manifest, names, progress=_progress, limit=limit, clock=clock, jobs=jobs
+            )
             blocks = [(r, finish_overlap_metrics(r, info["labels"], session=True)) for r in runs]
         case "endpoint":
             runs, info = run_endpoint(
@@ -135,7 +147,9 @@ def run_command(
         "n_items": info["n"],
         "wall_s": round(time.perf_counter() - t0, 2),
     }
-    if command != "session":
+    if command == "session":
+        extra["clock"] = info["clock"]
+    else:
         extra["transcripts"] = stt.summary()
     report = build_report(
         command,
@@ -191,6 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             stt_source=args.stt,
             plots=not args.no_plots,
             jobs=args.jobs,
+            clock=getattr(args, "clock", "virtual"),  # only the session command has it
         )
     except InputError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)

@@ -1,8 +1,9 @@
 """Run systems over a manifest: overlap, endpoint and session.
 
 Item-major: each item's audio is loaded once, its transcript timeline comes from the shared
-cache, then every system hears it. The in-process VAD cache is cleared before each system
-so each one pays for its own VAD in its CPU figure; the STT precompute is reported apart.
+cache, then every system hears it. The item's Silero VAD timeline is computed once and shared;
+each system that reads it is charged the CPU time of that computation, so every CPU figure
+includes its own VAD. The STT precompute is reported apart.
 """
 
 from __future__ import annotations
@@ -10,13 +11,16 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import multiprocessing
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from bench.baselines import vad_timeline as vt
+from bench.manifest import spread_subset
 from bench.metrics import endpoint_metrics, overlap_metrics
 from bench.registry import SystemUnavailable, make_endpoint_policy, make_overlap_system
 from bench.transcripts import TranscriptCache
@@ -39,17 +43,6 @@ R = TypeVar("R")
 
 class InputError(Exception):
     """An input is unusable; the message is one line naming the file (and line)."""
-
-
-def spread_subset(items: Sequence[T], limit: int | None) -> list[T]:
-    """`limit` items spread evenly over the manifest (every len/limit-th, keeping order),
-    so a subset keeps the manifest's mix of classes and sources; all items when `limit`
-    is None or not smaller than the manifest."""
-    if limit is None or limit >= len(items):
-        return list(items)
-    if limit < 1:
-        raise ValueError(f"limit must be >= 1, got {limit}")
-    return [items[i * len(items) // limit] for i in range(limit)]
 
 
 def load_overlap_items(path: Path) -> list[OverlapItem]:
@@ -108,6 +101,10 @@ class SystemRun:
     error: str | None = None
     outcomes: list[list[EndpointOutcome]] = field(default_factory=list)
     results: list[OverlapResultItem] = field(default_factory=list)
+    item_cpu_s: list[float] = field(default_factory=list)
+    """Session runs: CPU seconds of each result in `results`."""
+    item_audio_s: list[float] = field(default_factory=list)
+    """Session runs: audio seconds of each result in `results`."""
 
     def cpu_block(self) -> dict[str, object]:
         return {
@@ -122,16 +119,19 @@ class SystemRun:
         self, item_id: str, audio_s: float, progress: Progress, call: Callable[..., R], *args: Any
     ) -> R | None:
         """Run one item through the system, counting its process CPU time against
-        `audio_s` seconds of audio; a failure is recorded once and returns None."""
-        vt.clear_cache()
+        `audio_s` seconds of audio; a failure is recorded once and returns None. The item's
+        Silero VAD timeline is computed by the first system that reads it and shared with
+        the others, each charged the CPU time the computation took (the runners clear the
+        VAD cache between items)."""
         t0 = time.process_time()
+        reused0 = vt.reused_cpu_s()
         try:
             out = call(*args)
         except Exception as exc:
             self.error = f"{self.name} failed on {item_id}: {type(exc).__name__}: {exc}"
             progress(self.error)
             return None
-        self.cpu_s += time.process_time() - t0
+        self.cpu_s += time.process_time() - t0 + vt.reused_cpu_s() - reused0
         self.audio_s += audio_s
         return out
 
@@ -177,6 +177,7 @@ def run_overlap(
     runs = _construct(names, make_overlap_system, progress)
     labels = {it.id: it.label for it in items}
     for k, item in enumerate(items):
+        vt.clear_cache()
         audio = load_item_audio(item.audio)
         transcript = stt.timeline(audio)
         dur = len(audio) / BENCH_SAMPLE_RATE_HZ
@@ -236,6 +237,7 @@ def run_endpoint(
     ends: list[float] = []
     durs: list[float] = []
     for k, item in enumerate(items):
+        vt.clear_cache()
         audio = load_item_audio(item.audio)
         dur = len(audio) / BENCH_SAMPLE_RATE_HZ
         if item.speech_end_s > dur + 1e-3:
@@ -297,28 +299,131 @@ DEFAULT_AGENT_TEXT = (
 """What the agent says in a session episode when the manifest line has no `agent_text`."""
 
 
+SESSION_CLOCKS = ("virtual", "real")
+"""How session episodes keep time: "virtual" runs them on a virtual-time loop whose models'
+off-loop work is charged at its measured CPU cost (`sim.virtual_time.ChargedExecutor`), so
+an episode takes its compute time rather than its audio length; "real" plays them in real
+time."""
+
+
 def run_session(
     manifest: Path,
     names: Sequence[str],
     *,
     progress: Progress = lambda _m: None,
     limit: int | None = None,
+    clock: str = "virtual",
+    jobs: int = 1,
 ) -> tuple[list[SystemRun], dict[str, Any]]:
     """Each item through a real AgentSession per stack (the project's episode driver), one
-    episode at a time, in real time; `limit`: see `spread_subset`."""
+    episode at a time per process; `limit`: see `spread_subset`; `clock`: one of
+    `SESSION_CLOCKS`; `jobs` (>= 1) processes, each taking every `jobs`-th item, their
+    results merged back in manifest order."""
+    if clock not in SESSION_CLOCKS:
+        raise ValueError(f"clock must be one of {', '.join(SESSION_CLOCKS)}, got {clock!r}")
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
     items = spread_subset(load_overlap_items(manifest), limit)
     labels = {it.id: it.label for it in items}
-    try:
-        episodes = importlib.import_module("sim.episodes")
-    except ImportError as exc:
-        raise InputError(f"session driver unavailable (sim.episodes: {exc})") from exc
-    runs = [SystemRun(name=n, system=n) for n in names]
-    runner = episodes.EpisodeRunner()
-    runner.load()  # plugins register on the main thread
-    asyncio.run(_session_loop(runner, items, runs, progress))
+    if jobs > 1 and len(items) > 1:
+        runs = _session_parallel(items, names, clock, min(jobs, len(items)), progress)
+    else:
+        runs = _session_items(items, names, clock, progress)
     for run in runs:
         run.items = [_result_dict(r) for r in run.results]
-    return runs, {"labels": labels, "n": len(items)}
+    return runs, {"labels": labels, "n": len(items), "clock": clock}
+
+
+def _session_items(
+    items: Sequence[OverlapItem], names: Sequence[str], clock: str, progress: Progress
+) -> list[SystemRun]:
+    """Run `items` through every stack in this process (item-major)."""
+    try:
+        episodes = importlib.import_module("sim.episodes")
+        virtual_time = importlib.import_module("sim.virtual_time")
+    except ImportError as exc:
+        raise InputError(f"session driver unavailable ({exc})") from exc
+    runs = [SystemRun(name=n, system=n) for n in names]
+    # the result is read before the session closes: waiting for a late transcript then
+    # would only cost time
+    runner = episodes.EpisodeRunner(close_transcript_timeout_s=0.0)
+    runner.load()  # plugins register on the main thread
+    loop_body = _session_loop(runner, items, runs, progress)
+    if clock == "virtual":
+        charged = virtual_time.ChargedExecutor()
+        virtual_time.run_virtual(loop_body, default_executor=charged)
+        progress(
+            f"session: {charged.calls} off-loop calls charged {charged.charged_s:.1f} s "
+            f"of virtual time"
+        )
+    else:
+        asyncio.run(loop_body)
+    return runs
+
+
+def _session_chunk(
+    items: Sequence[OverlapItem], names: Sequence[str], clock: str, log_levels: dict[str, int]
+) -> list[SystemRun]:
+    """Worker-process body of `_session_parallel` (progress goes to the log)."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for name, level in log_levels.items():
+        logging.getLogger(name).setLevel(level)
+    return _session_items(items, names, clock, lambda m: logger.warning("%s", m))
+
+
+def _session_parallel(
+    items: Sequence[OverlapItem],
+    names: Sequence[str],
+    clock: str,
+    jobs: int,
+    progress: Progress,
+) -> list[SystemRun]:
+    """`_session_items` over `jobs` processes (process k takes items k, k+jobs, ...), merged
+    as one process would have produced them: results in manifest order, and a system that
+    failed on an item keeps only its results before that item (one process stops a system
+    at its first failure)."""
+    chunks = [list(range(k, len(items), jobs)) for k in range(jobs)]
+    log_levels = {
+        n: logging.getLogger(n).getEffectiveLevel() for n in ("", "livekit.plugins.silero")
+    }
+    # spawn: the parent may hold model runtimes and threads that do not survive a fork
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        futures = [
+            pool.submit(_session_chunk, [items[i] for i in idx], list(names), clock, log_levels)
+            for idx in chunks
+        ]
+        for k, fut in enumerate(futures):
+            fut.result()
+            progress(f"session: process {k + 1}/{jobs} done ({len(chunks[k])} items)")
+        parts = [fut.result() for fut in futures]
+    return [_merge_runs(name, [p[j] for p in parts], chunks) for j, name in enumerate(names)]
+
+
+def _merge_runs(name: str, parts: Sequence[SystemRun], chunks: Sequence[list[int]]) -> SystemRun:
+    """One system's runs over interleaved chunks (`chunks[k]`: manifest indices of
+    `parts[k]`'s items) merged into one run in manifest order."""
+    rows: list[tuple[int, OverlapResultItem, float, float]] = []
+    failed: tuple[int, str] | None = None
+    for part, idx in zip(parts, chunks, strict=True):
+        done = idx[: len(part.results)]
+        rows += zip(done, part.results, part.item_cpu_s, part.item_audio_s, strict=True)
+        if part.error is not None and len(done) < len(idx):
+            # a process stops a system at its first failure: the item after its last result
+            at = idx[len(done)]
+            if failed is None or at < failed[0]:
+                failed = (at, part.error)
+    rows.sort(key=lambda row: row[0])
+    if failed is not None:
+        rows = [row for row in rows if row[0] < failed[0]]
+    merged = SystemRun(name=name, system=name, error=None if failed is None else failed[1])
+    for _, r, c, a in rows:
+        merged.results.append(r)
+        merged.item_cpu_s.append(c)
+        merged.item_audio_s.append(a)
+        merged.cpu_s += c
+        merged.audio_s += a
+    return merged
 
 
 async def _session_loop(
@@ -343,8 +448,11 @@ async def _session_loop(
                 run.error = f"{run.name} failed on {item.id}: {type(exc).__name__}: {exc}"
                 progress(run.error)
                 continue
-            run.cpu_s += time.process_time() - t0
+            cpu = time.process_time() - t0
+            run.cpu_s += cpu
             run.audio_s += dur
+            run.item_cpu_s.append(cpu)
+            run.item_audio_s.append(dur)
             stopped = bool(ep.agent_stopped)
             decision: OverlapLabel = ep.decision or ("interruption" if stopped else "backchannel")
             run.results.append(

@@ -1,5 +1,7 @@
 """The framework's barge-in rule as replayed by the `livekit-vad` / `livekit-min-words-2`
-baselines, on literal timelines (stream seconds)."""
+baselines, on literal timelines (stream seconds), and the shared VAD timeline's CPU charge."""
+
+import pytest
 
 from bench.baselines.livekit_overlap import first_firing
 from bench.types import TranscriptEvent
@@ -58,3 +60,34 @@ def test_a_final_is_checked_before_it_joins_the_transcript_as_in_the_framework()
         )
         == 1.4
     )
+
+
+def test_a_shared_vad_timeline_is_charged_to_every_system_that_reads_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    import numpy as np
+
+    from bench.baselines import vad_timeline as vt
+    from bench.runners import SystemRun
+
+    computed: list[int] = []
+
+    async def burn(audio: object) -> tuple[list[object], list[object]]:
+        computed.append(1)
+        t0 = time.process_time()
+        while time.process_time() - t0 < 0.05:  # CPU, not a sleep: it is what gets charged
+            pass
+        return [], []
+
+    monkeypatch.setattr(vt, "_run_stream", burn)
+    vt.clear_cache()
+    audio = np.zeros(16000, dtype=np.float32)
+    runs = [SystemRun(name=n, system=None) for n in ("a", "b", "c")]
+    for run in runs:
+        run.timed("item", 1.0, lambda _m: None, vt.vad_timeline, audio)
+    assert len(computed) == 1
+    for run in runs:
+        assert run.cpu_s >= 0.05 and run.audio_s == 1.0
+    vt.clear_cache()

@@ -211,7 +211,7 @@ def test_livekit_rule_after_audio_events_still_count() -> None:
 
 
 def test_spread_subset_keeps_order_and_mix() -> None:
-    from bench.runners import spread_subset
+    from bench.manifest import spread_subset
 
     items = ["b"] * 6 + ["i"] * 6
     sub = spread_subset(items, 4)

@@ -10,8 +10,10 @@ import pytest
 from livekit.agents import inference
 from livekit.plugins import silero
 
+from sim import episodes
 from sim.episodes import EpisodeResult, EpisodeRunner
 from sim.fake_stt import ScriptedSTT
+from sim.harness import SimHarness
 from sim.scenes import user_clip
 from sim.virtual_time import InlineExecutor, run_virtual
 
@@ -24,9 +26,13 @@ def _audio(name: str) -> np.ndarray:
     return np.concatenate([pad, user_clip(name)])
 
 
-async def _episode(words: str, clip: str, stack: str, *, virtual: bool) -> EpisodeResult:
+async def _episode(
+    words: str, clip: str, stack: str, *, virtual: bool, close_timeout_s: float | None = None
+) -> EpisodeResult:
     vad = inference.VAD(executor=InlineExecutor()) if virtual else silero.VAD.load()
-    runner = EpisodeRunner(stt=ScriptedSTT([words]), vad=vad)
+    runner = EpisodeRunner(
+        stt=ScriptedSTT([words]), vad=vad, close_transcript_timeout_s=close_timeout_s
+    )
     return await runner.run(
         agent_text=AGENT_TEXT,
         user_audio=_audio(clip),
@@ -52,6 +58,44 @@ def test_min_words_2_keeps_talking_through_a_one_word_backchannel() -> None:
     assert not res.reply_spoken
 
 
+@pytest.mark.parametrize("close_timeout_s", [None, 0.0])
+def test_the_result_is_read_before_the_session_closes(
+    monkeypatch: pytest.MonkeyPatch, close_timeout_s: float | None
+) -> None:
+    seen: list[tuple[str, float]] = []
+    read_result = episodes._episode_result
+    close = SimHarness.aclose
+
+    def spy_result(h: SimHarness, *args: float) -> EpisodeResult:
+        seen.append(("result", h.clock.now()))
+        return read_result(h, *args)
+
+    async def spy_close(h: SimHarness) -> None:
+        seen.append(("close timeout", h.session._opts.session_close_transcript_timeout))
+        t0 = h.clock.now()
+        await close(h)
+        seen.append(("closed after", h.clock.now() - t0))
+
+    monkeypatch.setattr(episodes, "_episode_result", spy_result)
+    monkeypatch.setattr(SimHarness, "aclose", spy_close)
+    res = run_virtual(
+        _episode(
+            "Wait, stop, I meant Tuesday.",
+            "wait_stop_tuesday",
+            "livekit-vad",
+            virtual=True,
+            close_timeout_s=close_timeout_s,
+        )
+    )
+    assert res.agent_stopped
+    assert [k for k, _ in seen] == ["result", "close timeout", "closed after"]
+    if close_timeout_s is None:
+        # the framework's default: closing waits 2 s for a transcript nobody reads
+        assert seen[1][1] == 2.0 and seen[2][1] >= 1.9
+    else:
+        assert seen[1][1] == 0.0 and seen[2][1] < 0.1
+
+
 async def test_real_time_episode_measures_the_stop_latency() -> None:
     res = await _episode(
         "Wait, stop, I meant Tuesday.", "wait_stop_tuesday", "livekit-vad", virtual=False
@@ -72,3 +116,5 @@ async def test_episode_rejects_bad_input() -> None:
         )
     with pytest.raises(ValueError, match="max_lead_s"):
         EpisodeRunner(max_lead_s=0.1)
+    with pytest.raises(ValueError, match="close_transcript_timeout_s"):
+        EpisodeRunner(close_transcript_timeout_s=-1.0)

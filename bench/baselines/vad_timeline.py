@@ -64,6 +64,7 @@ class VadTimeline:
 
 
 _cache: dict[str, VadTimeline] = {}
+_reused_cpu_s = 0.0
 _cache_lock = threading.Lock()
 _vad_model: Any = None
 
@@ -151,12 +152,18 @@ async def _run_stream(audio: Samples) -> tuple[list[VadFrame], list[VadSegment]]
 def vad_timeline(audio: Samples) -> VadTimeline:
     """Silero VAD events of `audio` (16 kHz mono), computed once per distinct audio.
 
+    A reused timeline adds the CPU time its computation took to `reused_cpu_s()`, so each
+    system that reads it can be charged the same VAD cost as the one that computed it.
+
     Runs its own event loop, so call it from synchronous code (the runners call systems
     from a worker thread or plain code, never from inside a running loop).
     """
+    global _reused_cpu_s
     key = audio_key(audio)
     with _cache_lock:
         hit = _cache.get(key)
+        if hit is not None:
+            _reused_cpu_s += hit.cpu_s
     if hit is not None:
         return hit
     t0 = time.process_time()
@@ -170,6 +177,13 @@ def vad_timeline(audio: Samples) -> VadTimeline:
     with _cache_lock:
         _cache[key] = tl
     return tl
+
+
+def reused_cpu_s() -> float:
+    """Total CPU seconds of VAD timelines served from the cache instead of recomputed (a
+    running counter: take the difference around a call)."""
+    with _cache_lock:
+        return _reused_cpu_s
 
 
 def clear_cache() -> None:
