@@ -334,14 +334,6 @@ def test_noise_burst_does_not_stop_the_agent(kind: str, models: TurnTakingModels
     assert _user_turns(events) == [] and llm.calls == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "known gap: the arbiter has no echo reference; its sustained-speech cue calls the "
-        "agent's own -20 dB echo an interruption ~0.7 s after onset (with the AEC warm-up "
-        "off). Remove this mark when fixed."
-    ),
-)
 def test_agent_echo_at_minus_20_db_does_not_stop_the_agent(models: TurnTakingModels) -> None:
     # a speakerphone: the agent's own voice comes back 60 ms late at -20 dB, and the
     # speech-to-text hears the agent's words in it

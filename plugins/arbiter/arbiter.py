@@ -22,6 +22,17 @@ How it sits in livekit-agents 1.8.9 (public extension points only):
 - `attach` listens to `agent_state_changed` and `user_state_changed` (the session's VAD)
   and calls `session.interrupt()` on a true interruption; the framework then stores the
   assistant message truncated with `interrupted=True`.
+- Echo gate: `attach` wraps the session's audio output (`session.output.audio`) in a
+  pass-through tap that feeds the agent's audio, stamped with the time it plays, to an
+  `echo.EchoGate` as the far-end reference. The tap sits at the output rather than in
+  `tts_node` because the output is the last place the arbiter can see before the
+  loudspeaker: TTS audio can run seconds ahead of playout, while an output frame's play
+  time follows from the output's queue (frames play back to back from when they are
+  captured, or from when the previous ones end). Clearing or pausing the output drops the
+  queued reference. Microphone frames the gate calls echo are no evidence of the user's
+  speech (voiced time, sustained speech), and a transcript of only the agent's own words
+  over such frames is no evidence of an interruption. Without a tapped output there is no
+  reference and nothing changes.
 - On any failure (exception, an overlap left undecided for `UNDECIDED_LIMIT_S`, missing
   model files) the arbiter restores the framework's VAD barge-in options on the live
   session, releases held events, logs once and steps aside.
@@ -38,10 +49,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from livekit import rtc
 from livekit.agents import Agent, AgentSession, stt
+from livekit.agents.voice import io
 from livekit.agents.voice.events import AgentStateChangedEvent, UserStateChangedEvent
 
+from .echo import EchoGate, EchoVerdict
 from .log import logger
 from .model import (
     ArbiterDecider,
@@ -63,6 +77,10 @@ UNDECIDED_LIMIT_S = 5.0
 falls back to the framework's barge-in, seconds."""
 DISABLED_MIN_DURATION_S = 1.0e6
 """`min_duration` that keeps the framework's VAD barge-in from ever firing, seconds."""
+ECHO_TRANSCRIPT_TAIL_S = 2.0
+"""After an overlap explained by the agent's echo, transcripts made only of the agent's
+own words are dropped for this long, seconds: the speech-to-text's final of the echo
+arrives after the audio, possibly after the agent (and the overlap) stopped."""
 DISABLED_MIN_WORDS = 1_000_000
 FRAMEWORK_INTERRUPTION = {
     "mode": "vad",
@@ -107,9 +125,17 @@ class InterruptionArbiter:
         model: TextModel | None,
         params: ArbiterParams | None = None,
         undecided_limit_s: float = UNDECIDED_LIMIT_S,
+        echo_gate: EchoGate | None = None,
+        echo_reference: bool = True,
     ) -> None:
+        """`echo_gate`: the gate to use (default: `EchoGate()` with its defaults);
+        `echo_reference`: tap the session's audio output as the echo reference (False: no
+        echo gating at all)."""
         if not 0.5 <= undecided_limit_s <= 60.0:
             raise ValueError(f"undecided_limit_s must be in [0.5, 60] s, got {undecided_limit_s}")
+        self._gate: EchoGate | None = (echo_gate or EchoGate()) if echo_reference else None
+        self._tap: _PlayoutTap | None = None
+        self._echo_text_until_s = float("-inf")
         self.undecided_limit_s = undecided_limit_s
         self.metrics = ArbiterMetrics()
         self._decider = ArbiterDecider(model, params=params) if model is not None else None
@@ -208,6 +234,8 @@ class InterruptionArbiter:
         session.on("user_state_changed", self._on_user_state)
         if self._failed:
             self._restore_framework_barge_in()
+        else:
+            self._install_tap()
 
     # ------------------------------------------------------------------ event handlers
 
@@ -218,9 +246,13 @@ class InterruptionArbiter:
         if self._decider is None or self._failed:
             return
         try:
+            # the output may be set (or replaced) after `attach`, e.g. by the room's I/O
+            self._install_tap()
             if ev.new_state == "speaking":
                 self._decider.on_agent_speech(self._agent_text, self._now())
             elif ev.old_state == "speaking":
+                if self._decider.echo_dominated:
+                    self._echo_text_until_s = self._now() + ECHO_TRANSCRIPT_TAIL_S
                 self._decider.on_agent_speech_end(self._now())
                 if self._decider.state is ArbiterState.IDLE:
                     # the overlap outlived the agent's speech: its words are an ordinary turn
@@ -260,6 +292,12 @@ class InterruptionArbiter:
     def _watchdog(self, last: OverlapEvent | None) -> None:
         d = self._decider
         if d is not None and not self._failed and d.state is ArbiterState.LISTENING:
+            if d.echo_dominated:
+                # the agent's own voice keeps the VAD busy: nothing to decide, not stuck
+                asyncio.get_running_loop().call_later(
+                    self.undecided_limit_s, self._watchdog, d.last_event
+                )
+                return
             if d.last_event is last:
                 self._fail(TimeoutError(f"overlap undecided after {self.undecided_limit_s} s"))
 
@@ -301,15 +339,57 @@ class InterruptionArbiter:
 
     def _on_frame(self, frame: rtc.AudioFrame) -> None:
         d = self._decider
-        if d is None or self._failed or d.state is not ArbiterState.LISTENING:
+        if d is None or self._failed:
+            return
+        listening = d.state is ArbiterState.LISTENING
+        gate = self._gate if self._tap is not None else None
+        if not listening and (gate is None or not d.agent_speaking):
             return
         if frame.samples_per_channel == 0:
             return  # an empty frame carries no evidence (and must not disable the arbiter)
         try:
-            x = np.frombuffer(frame.data, dtype=np.int16).astype(np.float32) / 32768.0
-            if frame.num_channels > 1:
-                x = x.reshape(-1, frame.num_channels).mean(axis=1)
-            self._handle(d.push_audio_features(frame_features(x, frame.sample_rate), self._now()))
+            now = self._now()
+            x = _mono(frame)
+            verdict: EchoVerdict | None = None
+            if gate is not None:
+                # fed all along the agent's speech, so the gate's window is full at an onset
+                verdict = gate.push_input(
+                    x, frame.sample_rate, now - frame.duration, classify=listening
+                )
+            if listening:
+                feats = frame_features(x, frame.sample_rate)
+                self._handle(d.push_audio_features(feats, now, verdict))
+        except Exception as exc:
+            self._fail(exc)
+
+    # ------------------------------------------------------------------ echo reference
+
+    def _install_tap(self) -> None:
+        s = self._session
+        if self._gate is None or s is None:
+            return
+        out = s.output.audio
+        if out is None or isinstance(out, _PlayoutTap):
+            return
+        tap = _PlayoutTap(self, next_in_chain=out)
+        self._tap = tap
+        s.output.audio = tap
+
+    def _on_reference(self, frame: rtc.AudioFrame, play_at_s: float) -> None:
+        gate = self._gate
+        if gate is None or self._failed or frame.samples_per_channel == 0:
+            return
+        try:
+            gate.push_reference(_mono(frame), frame.sample_rate, play_at_s)
+        except Exception as exc:
+            self._fail(exc)
+
+    def _on_reference_cleared(self, at_s: float) -> None:
+        gate = self._gate
+        if gate is None or self._failed:
+            return
+        try:
+            gate.clear_reference(at_s)
         except Exception as exc:
             self._fail(exc)
 
@@ -319,11 +399,19 @@ class InterruptionArbiter:
             self._emit_out(ev)
             return
         try:
+            text = ev.alternatives[0].text if ev.alternatives else ""
+            now = self._now()
             if d.state is ArbiterState.LISTENING:
-                text = ev.alternatives[0].text if ev.alternatives else ""
                 final = ev.type == stt.SpeechEventType.FINAL_TRANSCRIPT
                 self._held.append(ev)
-                self._handle(d.on_transcript(text, final, self._now()))
+                decided = d.on_transcript(text, final, now)
+                if d.last_transcript_echo:
+                    self._held.remove(ev)
+                    self.metrics.dropped_transcripts += 1
+                    self._echo_text_until_s = now + ECHO_TRANSCRIPT_TAIL_S
+                self._handle(decided)
+            elif now < self._echo_text_until_s and d.is_agent_echo_text(text):
+                self.metrics.dropped_transcripts += 1  # the late transcript of an echo
             elif d.state is ArbiterState.BACKCHANNEL:
                 self.metrics.dropped_transcripts += 1
             else:
@@ -414,3 +502,76 @@ class InterruptionArbiter:
         # the activity reads these options live on every VAD/STT event
         opts: dict[str, Any] = s.options.interruption  # type: ignore[assignment]
         opts.update(FRAMEWORK_INTERRUPTION)
+
+
+def _mono(frame: rtc.AudioFrame) -> npt.NDArray[np.float32]:
+    x = np.frombuffer(frame.data, dtype=np.int16).astype(np.float32) / 32768.0
+    if frame.num_channels > 1:
+        x = x.reshape(-1, frame.num_channels).mean(axis=1)
+    return x
+
+
+class _PlayoutTap(io.AudioOutput):
+    """Pass-through audio output that hands the arbiter each agent frame with the stream
+    time it plays. A player plays captured frames back to back: a frame starts when the
+    previous one ends, or now if the queue ran dry (a new segment, an underrun). Audio
+    never depends on the arbiter: its errors are caught there."""
+
+    def __init__(self, arbiter: InterruptionArbiter, *, next_in_chain: io.AudioOutput) -> None:
+        super().__init__(
+            label="InterruptionArbiterEchoTap",
+            capabilities=io.AudioOutputCapabilities(pause=True),
+            next_in_chain=next_in_chain,
+        )
+        self._arbiter = arbiter
+        self._queue_end_s: float | None = None
+        self._lost = False
+        self.on("playback_finished", self._on_finished)
+
+    @property
+    def sample_rate(self) -> int | None:
+        nxt = self.next_in_chain
+        return nxt.sample_rate if nxt is not None else self._sample_rate
+
+    async def capture_frame(self, frame: rtc.AudioFrame) -> None:
+        nxt = self.next_in_chain
+        assert nxt is not None
+        await super().capture_frame(frame)
+        try:
+            now = self._arbiter._now()
+            start = now if self._queue_end_s is None else max(self._queue_end_s, now)
+            self._queue_end_s = start + frame.duration
+            if not self._lost:
+                self._arbiter._on_reference(frame, start)
+        except Exception as exc:
+            self._arbiter._fail(exc)
+        await nxt.capture_frame(frame)
+
+    def flush(self) -> None:
+        super().flush()
+        if self.next_in_chain is not None:
+            self.next_in_chain.flush()
+
+    def clear_buffer(self) -> None:
+        self._drop_queued()
+        self._lost = False
+        if self.next_in_chain is not None:
+            self.next_in_chain.clear_buffer()
+
+    def pause(self) -> None:
+        # queued audio will play later by an unknown amount: stop trusting it until the
+        # segment ends (no reference: no echo gating, the arbiter's usual behaviour)
+        self._drop_queued()
+        self._lost = True
+        super().pause()
+
+    def _on_finished(self, ev: io.PlaybackFinishedEvent) -> None:
+        del ev
+        self._lost = False  # the delayed audio has played out: play times are known again
+
+    def _drop_queued(self) -> None:
+        self._queue_end_s = None
+        try:
+            self._arbiter._on_reference_cleared(self._arbiter._now())
+        except Exception as exc:
+            self._arbiter._fail(exc)

@@ -13,7 +13,10 @@ order it arrives:
   agent's words, trained on prefixes of real backchannels and floor-taking utterances
   (MRDA and Switchboard train splits);
 - context: when the agent's words so far end with a question, whatever the user says is an
-  answer that takes the turn.
+  answer that takes the turn;
+- echo (optional, from `echo.EchoGate`): frames explained by the agent's own audio coming
+  back are no evidence of the user's speech, and a transcript made only of the agent's own
+  words over such frames is no evidence of an interruption.
 
 While undecided the agent keeps talking. Every method takes the stream time as an argument
 (seconds, any origin shared by all calls), so tests feed literal timelines.
@@ -34,6 +37,8 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
+
+from .echo import EchoVerdict, transcript_is_echo
 
 __all__ = [
     "DATA_DIR",
@@ -65,6 +70,10 @@ VOICED_MIN_DBFS = -45.0
 """A frame quieter than this is never voiced, dBFS (room noise, far echo)."""
 VOICED_MAX_ZCR = 0.35
 """Zero-crossing rate (crossings per sample) above which a frame is noise-like, not voiced."""
+ECHO_RUN_GAP_S = 0.5
+"""With echo in an overlap, the user's own speech is measured from the start of its latest
+run; a run ends after this long without a voiced non-echo frame, seconds (longer than the
+pauses between words, so stray frames the echo gate missed never add up)."""
 CONTEXT_WORDS = 2
 """Agent words (at the end of its text so far) the text model sees."""
 
@@ -343,13 +352,20 @@ class OverlapEvent:
     """P(interruption) from the words at the decision (0..1; 0.5 when no words yet)."""
     cues: tuple[str, ...]
     """What decided: "words", "final_words", "sustained_speech", "answer_to_question",
-    "no_words" (mere sound)."""
+    "no_words" (mere sound); plus "echo" when frames of the overlap were discounted as the
+    agent's own voice coming back."""
     onset_s: float
     """Stream time of the user's speech onset, seconds."""
     decided_at_s: float
     """Stream time of the decision, seconds."""
     word_count: int = 0
     """Words in the user's transcript at the decision (the text itself is not kept)."""
+    echo_s: float = 0.0
+    """Voiced input discounted as the agent's echo during the overlap, seconds."""
+    echo_lag_s: float | None = None
+    """Echo delay measured on the last echo frame, seconds (None: no echo frame)."""
+    echo_correlation: float | None = None
+    """Echo-to-reference correlation on the last echo frame (None: no echo frame)."""
 
     @property
     def latency_s(self) -> float:
@@ -366,6 +382,11 @@ class _Overlap:
     words: list[str] = field(default_factory=list)
     probability: float | None = None
     final_seen: bool = False
+    echo_s: float = 0.0
+    echo_lag_s: float | None = None
+    echo_correlation: float | None = None
+    echo_transcripts: int = 0
+    run_start_s: float | None = None
 
 
 class ArbiterDecider:
@@ -384,11 +405,29 @@ class ArbiterDecider:
         self._agent_question = False
         self._ov: _Overlap | None = None
         self.last_event: OverlapEvent | None = None
+        self.last_transcript_echo = False
+        """Whether the last `on_transcript` was taken as the agent's echo (and ignored)."""
 
     @property
     def state(self) -> ArbiterState:
         """Current state."""
         return self._state
+
+    @property
+    def echo_dominated(self) -> bool:
+        """An undecided overlap whose voiced input so far is mostly the agent's echo."""
+        ov = self._ov
+        return (
+            self._state is ArbiterState.LISTENING
+            and ov is not None
+            and ov.echo_s > 0.0
+            and ov.echo_s >= ov.voiced_s
+        )
+
+    def is_agent_echo_text(self, text: str) -> bool:
+        """Whether every word of `text` (at least one) is among the agent's words of its
+        current (or last) reply: what the agent's echo would be transcribed as."""
+        return transcript_is_echo(normalize_words(text), self._agent_words)
 
     @property
     def agent_speaking(self) -> bool:
@@ -441,23 +480,42 @@ class ArbiterDecider:
                 self._ov = _Overlap(onset_s=at_s)
                 return None
 
-    def push_audio_features(self, features: AudioFeatures, now_s: float) -> OverlapEvent | None:
-        """One frame of the user's audio ending at `now_s`."""
+    def push_audio_features(
+        self, features: AudioFeatures, now_s: float, echo: EchoVerdict | None = None
+    ) -> OverlapEvent | None:
+        """One frame of the user's audio ending at `now_s`. With `echo` saying the frame is
+        the agent's own voice coming back, a voiced frame counts as echo, not speech."""
         ov = self._ov
         if self._state is not ArbiterState.LISTENING or ov is None:
             return None
         if features.voiced and ov.ended_at_s is None:
-            ov.voiced_s += features.duration_s
-            ov.last_voiced_s = now_s
+            if echo is not None and echo.is_echo:
+                ov.echo_s += features.duration_s
+                ov.echo_lag_s = echo.lag_s
+                ov.echo_correlation = echo.correlation
+            else:
+                last = ov.last_voiced_s
+                if last is None or now_s - last > ECHO_RUN_GAP_S + features.duration_s:
+                    ov.run_start_s = now_s - features.duration_s
+                ov.voiced_s += features.duration_s
+                ov.last_voiced_s = now_s
         return self.tick(now_s)
 
     def on_transcript(self, text: str, is_final: bool, now_s: float) -> OverlapEvent | None:
         """A speech-to-text hypothesis of the user's current utterance (full text so far)."""
+        self.last_transcript_echo = False
         ov = self._ov
         if self._state is not ArbiterState.LISTENING or ov is None:
             return None
         words = normalize_words(text)
         if not words:
+            return self.tick(now_s)
+        self.last_transcript_echo = self.echo_dominated and transcript_is_echo(
+            words, self._agent_words
+        )
+        if self.last_transcript_echo:
+            # the speech-to-text heard the agent's own voice coming back: no user words
+            ov.echo_transcripts += 1
             return self.tick(now_s)
         if is_final and ov.final_seen:
             # a further final of the same overlap continues the utterance
@@ -489,7 +547,11 @@ class ArbiterDecider:
         if self._state is not ArbiterState.LISTENING or ov is None:
             return None
         p = self.params
-        span = ov.last_voiced_s - ov.onset_s if ov.last_voiced_s is not None else 0.0
+        start = ov.onset_s
+        if ov.echo_s > 0.0 and ov.run_start_s is not None:
+            # the onset was (partly) the agent's echo: measure the user's own run of speech
+            start = max(start, ov.run_start_s)
+        span = ov.last_voiced_s - start if ov.last_voiced_s is not None else 0.0
         if ov.ended_at_s is None and span >= p.sustained_speech_s - 1e-9:
             return self._decide("interruption", now_s, ("sustained_speech",))
         if ov.ended_at_s is None:
@@ -514,6 +576,8 @@ class ArbiterDecider:
     def _decide(self, label: OverlapLabel, now_s: float, cues: tuple[str, ...]) -> OverlapEvent:
         ov = self._ov
         assert ov is not None  # only called while LISTENING
+        if ov.echo_s > 0.0 or ov.echo_transcripts:
+            cues = (*cues, "echo")
         ev = OverlapEvent(
             label=label,
             probability=ov.probability if ov.probability is not None else 0.5,
@@ -521,6 +585,9 @@ class ArbiterDecider:
             onset_s=ov.onset_s,
             decided_at_s=now_s,
             word_count=len(ov.words),
+            echo_s=ov.echo_s,
+            echo_lag_s=ov.echo_lag_s,
+            echo_correlation=ov.echo_correlation,
         )
         match label:
             case "interruption":
