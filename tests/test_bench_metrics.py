@@ -220,3 +220,15 @@ def test_spread_subset_keeps_order_and_mix() -> None:
     assert spread_subset(items, 50) == items
     with pytest.raises(ValueError, match="limit"):
         spread_subset(items, 0)
+
+
+def test_stt_window_scoring_on_literal_words() -> None:
+    from bench.stt_window import edit_distance, words
+
+    assert words("Uh huh. Wait, I-don't know!") == ["uh", "huh", "wait", "i", "don't", "know"]
+    assert edit_distance([], []) == 0
+    assert edit_distance(["a", "b", "c"], ["a", "b", "c"]) == 0
+    assert edit_distance(["a", "b", "c"], ["a", "x", "c"]) == 1  # substitution
+    assert edit_distance(["a", "b", "c"], ["a", "c"]) == 1  # deletion
+    assert edit_distance(["a", "b"], ["a", "b", "b", "b"]) == 2  # insertions
+    assert edit_distance(["a", "b"], []) == 2
