@@ -56,7 +56,9 @@ MAX_PREFIX_WORDS = 8
 L2 = 1e-4
 EPOCHS = 300
 LEARNING_RATE = 0.5
-FALSE_STOP_TARGET = 0.05
+FALSE_STOP_TARGET = 0.04
+"""Val false-stop ceiling of the operating point: 1 point under the 5 % target, because two
+renders of the same val items (the TTS is random) measured 4.1 % and 6.3 % at one point."""
 _FILLERS = ("uh", "um", "the", "a", "and", "i", "you", "yeah", "so")
 
 Example = tuple[list[str], list[str], int]
