@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -267,12 +267,15 @@ def _write_variants(job: _VariantJob) -> dict[str, int]:
     return clipped
 
 
+_Spec = TypeVar("_Spec", OverlapSpec, EndpointSpec)
+
+
 @dataclass
-class _Group:
+class _Group(Generic[_Spec]):
     """The clips of one split and kind (overlap or endpoint) and what the build made."""
 
     split: Split
-    specs: Sequence[OverlapSpec | EndpointSpec]
+    specs: Sequence[_Spec]
     audio_dir: Path
     extra: bool
     """Also the `noise` and level variants (else telephony only)."""
@@ -291,7 +294,7 @@ class _Group:
     done_s: float = 0.0
     """When the group's audio was complete, from the start of `_build_audio` (s)."""
 
-    def ok(self) -> list[OverlapSpec | EndpointSpec]:
+    def ok(self) -> list[_Spec]:
         """The specs whose clip is usable, in spec order."""
         return [
             s
@@ -301,7 +304,7 @@ class _Group:
         ]
 
 
-def _build_audio(groups: Sequence[_Group], *, workers: int) -> None:
+def _build_audio(groups: Sequence[_Group[Any]], *, workers: int) -> None:
     """Clean clips (cached) and variants of every group, on one pool of `workers`.
 
     The clean renders of all groups start longest first, so no worker idles at the end
@@ -416,7 +419,7 @@ def build_sets(
 
     `data_dir` holds `mrda/` and `swda/`; everything goes under `cache_dir`. `item_caps`
     ({"overlap": n, "endpoint": n}, n >= 1) keeps only n items per val/test set, spread
-    evenly (`bench.runners.spread_subset`, the rule a runner's `limit` applies), before
+    evenly (`bench.manifest.spread_subset`, the rule a runner's `limit` applies), before
     rendering: the manifests then hold exactly the items a capped run evaluates, under
     `<mode>-evaluated/`, and the other items are never synthesised. Raises
     `bench.corpus.CorpusError` when the corpus folder is wrong or malformed.
@@ -438,8 +441,8 @@ def build_sets(
     overlap_paths: dict[str, Path] = {}
     endpoint_paths: dict[str, Path] = {}
     summary: dict[str, Any] = {"mode": root.name, "seed": SEED, "splits": {}}
-    picks: dict[Split, tuple[dict[str, Any], list[OverlapSpec], list[EndpointSpec]]] = {}
-    groups: dict[tuple[Split, str], _Group] = {}
+    picks: dict[Split, tuple[dict[str, Any], list[EndpointSpec]]] = {}
+    groups: dict[tuple[Split, str], _Group[Any]] = {}
     for split in [sp for sp in SPLITS if sp in splits]:
         t0 = time.monotonic()
         overlaps, turns = _derive(data_dir, split)
@@ -466,7 +469,7 @@ def build_sets(
             picked = spread_subset(picked, caps.get("overlap"))
             picked_turns = spread_subset(picked_turns, caps.get("endpoint"))
         logger.info("%s: derived in %.1f s", split, time.monotonic() - t0)
-        picks[split] = (derived, picked, picked_turns)
+        picks[split] = (derived, picked_turns)
         extra = split in EXTRA_VARIANT_SPLITS
         groups[(split, "overlap")] = _Group(
             split, picked, audio_root / "overlap", extra=extra, seed=SEED, whole=False
@@ -480,17 +483,17 @@ def build_sets(
     _build_audio(list(groups.values()), workers=workers)
     t_render = time.monotonic() - t1
     n_rendered = sum(g.rendered for g in groups.values())
-    for split, (derived, picked, picked_turns) in picks.items():
-        ov = groups[(split, "overlap")]
+    for split, (derived, picked_turns) in picks.items():
+        ov: _Group[OverlapSpec] = groups[(split, "overlap")]
         ov_dir = ov.audio_dir
-        ok = [s for s in picked if s.id in ov.spans]
+        ok = ov.ok()
         variants = ["clean", *_variant_names(ov.extra)]
         for v in variants:
             items = [_overlap_item(s, ov.spans[s.id], _audio_path(ov_dir, v, s.id)) for s in ok]
             path = root / "overlap" / f"{split}-{v}.jsonl"
             write_overlap_manifest(path, items)
             overlap_paths[f"{split}/{v}"] = path
-        ep = groups.get((split, "endpoint"))
+        ep: _Group[EndpointSpec] | None = groups.get((split, "endpoint"))
         if ep is None:
             path = root / "endpoint" / "train-text.jsonl"
             write_endpoint_manifest(path, [_endpoint_text_item(t) for t in picked_turns])
@@ -499,11 +502,7 @@ def build_sets(
             ep_items_n = len(picked_turns)
         else:
             ep_dir = ep.audio_dir
-            ep_ok = [
-                t
-                for t in picked_turns
-                if t.id in ep.spans and len(ep.spans[t.id]) == len(t.segments)
-            ]
+            ep_ok = ep.ok()
             ok_ids = {t.id for t in ep_ok}
             ep_errors = dict(ep.errors)
             for t in picked_turns:
