@@ -393,10 +393,10 @@ def _session_parallel(
             pool.submit(_session_chunk, [items[i] for i in idx], list(names), clock, log_levels)
             for idx in chunks
         ]
+        parts: list[list[SystemRun]] = []
         for k, fut in enumerate(futures):
-            fut.result()
+            parts.append(fut.result())
             progress(f"session: process {k + 1}/{jobs} done ({len(chunks[k])} items)")
-        parts = [fut.result() for fut in futures]
     return [_merge_runs(name, [p[j] for p in parts], chunks) for j, name in enumerate(names)]
 
 

@@ -30,8 +30,8 @@ SESSION_ITEMS_QUICK = 2
 ITEM_CAPS = {"overlap": 300, "endpoint": 150}
 """Full mode: items per val/test overlap/endpoint set (spread evenly, `spread_subset`); only
 these are synthesised (`build_sets(item_caps=...)`). Sized so that `make bench` from scratch
-fits in an hour on 2 cores: the shared speech-to-text precompute costs about 0.25 CPU s per
-audio second, sessions take about their CPU time (see above)."""
+fits in an hour on 2 cores (59.5 min measured on 2026-11-30): the shared speech-to-text
+precompute costs 0.29-0.45 CPU s per audio second, sessions take about their CPU time."""
 ITEM_CAPS_QUICK = {"overlap": 60, "endpoint": 30}
 SESSION_CONDITIONS = ("clean",)
 COMMANDS = ("overlap", "endpoint", "session")

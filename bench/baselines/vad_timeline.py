@@ -187,6 +187,6 @@ def reused_cpu_s() -> float:
 
 
 def clear_cache() -> None:
-    """Drop the in-process timelines (between manifests, to bound memory)."""
+    """Drop the in-process timelines (the runners do it between items, to bound memory)."""
     with _cache_lock:
         _cache.clear()
