@@ -33,6 +33,7 @@ from plugins.arbiter.model import (
     load_params,
     normalize_words,
 )
+from plugins.arbiter.onset import OnsetModel, OnsetScore, OnsetScorer
 
 FRAME_S = 0.02
 """Frame length streamed into the systems, seconds."""
@@ -51,19 +52,25 @@ class OverlapTrace:
 
     events: tuple[tuple[float, str, object], ...]
     """(stream time s, kind, payload): kind "start"/"end" (speech edges), "frame"
-    (AudioFeatures), "text" ((text, is_final))."""
+    (AudioFeatures), "text" ((text, is_final)), "early" (`OnsetScore` of the early audio
+    classifier)."""
     onset_s: float
     agent_text: str
     duration_s: float
 
 
 def trace_item(
-    item: OverlapItem, audio: Samples, transcript: Sequence[TranscriptEvent]
+    item: OverlapItem,
+    audio: Samples,
+    transcript: Sequence[TranscriptEvent],
+    onset_model: OnsetModel | None = None,
 ) -> OverlapTrace:
-    """Stream the audio through the features and speech detector, merged with the
+    """Stream the audio through the features and speech detector (and the early audio
+    classifier, when given, scored from each onset the detector reports), merged with the
     transcript events by time (a transcript is applied before a frame ending at the same
     time: it was already delivered)."""
     vad = VoiceActivity()
+    scorer = OnsetScorer(onset_model) if onset_model is not None else None
     evs: list[tuple[float, int, str, object]] = []
     n = len(audio) // FRAME_SAMPLES
     for k in range(n):
@@ -75,6 +82,11 @@ def trace_item(
         if edge is not None:
             # the edge is known when this frame is processed, not at the onset it reports
             evs.append((now, 2, edge[0], edge[1]))
+        if scorer is not None:
+            if edge is not None and edge[0] == "start":
+                scorer.start(edge[1])
+            for sc in scorer.push(frame, BENCH_SAMPLE_RATE_HZ, now):
+                evs.append((now, 3, "early", sc))
     for ev in transcript:
         evs.append((ev.at_s, 0, "text", (ev.text, ev.is_final)))
     duration = n * FRAME_S
@@ -93,11 +105,17 @@ class ArbiterOverlapSystem:
     """The arbiter's decision logic (`ArbiterDecider`) on one streamed item."""
 
     def __init__(
-        self, *, model: TextModel | None = None, params: ArbiterParams | None = None
+        self,
+        *,
+        model: TextModel | None = None,
+        params: ArbiterParams | None = None,
+        onset_model: OnsetModel | None = None,
+        use_onset_model: bool = True,
     ) -> None:
         self.name = "ours"
         self.model = model or TextModel.load()
         self.params = params or load_params()
+        self.onset_model = (onset_model or OnsetModel.load()) if use_onset_model else None
 
     def decide(
         self, item: OverlapItem, audio: Samples, transcript: Sequence[TranscriptEvent]
@@ -108,7 +126,7 @@ class ArbiterOverlapSystem:
         self, item: OverlapItem, audio: Samples, transcript: Sequence[TranscriptEvent]
     ) -> OverlapTrace:
         """The item's evidence (see `trace_item`)."""
-        return trace_item(item, audio, transcript)
+        return trace_item(item, audio, transcript, self.onset_model)
 
     def replay(self, tr: OverlapTrace, params: ArbiterParams) -> OverlapDecision:
         """Run a fresh decider with `params` over a trace."""
@@ -129,6 +147,11 @@ class ArbiterOverlapSystem:
                 case "text":
                     assert isinstance(payload, tuple)
                     ev = d.on_transcript(str(payload[0]), bool(payload[1]), t)
+                case "early":
+                    assert isinstance(payload, OnsetScore)
+                    ev = d.push_onset_probability(
+                        payload.probability, payload.horizon_s, t, voiced_s=payload.voiced_s
+                    )
                 case _:
                     raise ValueError(f"unknown trace event {kind!r}")
             if ev is not None:

@@ -130,3 +130,41 @@ def test_missing_model_returns_a_disabled_arbiter(monkeypatch: pytest.MonkeyPatc
     arb = InterruptionArbiter.load()
     assert not arb.active
     assert arb.turn_handling()["interruption"]["min_duration"] == 0.5
+
+
+def test_early_audio_stops_before_the_words_and_the_words_still_make_the_turn() -> None:
+    from dataclasses import replace
+
+    from plugins.arbiter.model import TextModel, load_params
+    from plugins.arbiter.onset import OnsetModel
+
+    # a threshold any speech onset passes: the stop must come from the audio alone, before
+    # the speech-to-text has words, and the words that follow must still become the turn
+    params = replace(load_params(), early_threshold=0.01, sustained_speech_s=5.0)
+    arb = InterruptionArbiter(model=TextModel.load(), params=params, onset_model=OnsetModel.load())
+    r, seen = run_virtual(_scene("interruption", arb))
+    assert [ev.label for ev in seen] == ["interruption"]
+    assert seen[0].cues[0] == "early_audio" and seen[0].word_count == 0
+    assert seen[0].onset_probability is not None
+    assert r.stop_latency_s is not None and r.stop_latency_s < 0.5
+    assert r.history[0]["role"] == "assistant" and r.history[0]["interrupted"] is True
+    assert r.history[1]["role"] == "user" and "Tuesday" in r.history[1]["text"]
+
+
+def test_missing_onset_model_keeps_the_arbiter_on_words(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from plugins.arbiter.model import ModelFileError
+    from plugins.arbiter.onset import OnsetModel
+
+    def missing(*_a: object, **_k: object) -> None:
+        raise ModelFileError("cannot read arbiter onset model onset_model.npz")
+
+    monkeypatch.setattr(OnsetModel, "load", missing)
+    with caplog.at_level("WARNING"):
+        arb = InterruptionArbiter.load()
+    assert arb.active
+    assert any("early audio classifier off" in rec.getMessage() for rec in caplog.records)
+    r, seen = run_virtual(_scene("interruption", arb))
+    assert [ev.label for ev in seen] == ["interruption"]
+    assert "early_audio" not in seen[0].cues

@@ -32,6 +32,7 @@ from worker.log import logger
 
 if TYPE_CHECKING:
     from plugins.arbiter.model import ArbiterParams, TextModel
+    from plugins.arbiter.onset import OnsetModel
     from plugins.endpointing.model import CompletenessModel, PausePrior
 
 STACK_NAMES = (
@@ -83,6 +84,9 @@ class TurnTakingModels:
     arbiter_params: ArbiterParams | None = None
     completeness: CompletenessModel | None = None
     pause_prior: PausePrior | None = None
+    arbiter_onset: OnsetModel | None = None
+    """The arbiter's early audio classifier (None: the arbiter decides on words and
+    duration only)."""
     endpointing_vad: lk_vad.VAD | None = None
     """Silero (plugin) tuned for the adaptive endpointing, or None if not loaded."""
     problems: tuple[str, ...] = ()
@@ -97,16 +101,22 @@ def load_turn_taking_models(*, load_vad: bool = True) -> TurnTakingModels:
     Silero VAD the endpointing needs (skip it when the caller builds its own VAD)."""
     from plugins.arbiter.model import ModelFileError as ArbiterFileError
     from plugins.arbiter.model import TextModel, load_params
+    from plugins.arbiter.onset import OnsetModel
     from plugins.endpointing.model import CompletenessModel, PausePrior
     from plugins.endpointing.model import ModelFileError as EndpointingFileError
 
     problems: list[str] = []
     arbiter_model: TextModel | None = None
     arbiter_params: ArbiterParams | None = None
+    onset: OnsetModel | None = None
     try:
         arbiter_model, arbiter_params = TextModel.load(), load_params()
     except ArbiterFileError as e:
         problems.append(f"arbiter: {e}")
+    try:
+        onset = OnsetModel.load()
+    except ArbiterFileError as e:
+        problems.append(f"arbiter early audio classifier: {e}")
     completeness: CompletenessModel | None = None
     prior: PausePrior | None = None
     try:
@@ -117,7 +127,13 @@ def load_turn_taking_models(*, load_vad: bool = True) -> TurnTakingModels:
     for p in problems:
         logger.error("turn-taking model unavailable, framework behaviour used: %s", p)
     return TurnTakingModels(
-        arbiter_model, arbiter_params, completeness, prior, vad, tuple(problems)
+        arbiter_model,
+        arbiter_params,
+        completeness,
+        prior,
+        arbiter_onset=onset,
+        endpointing_vad=vad,
+        problems=tuple(problems),
     )
 
 
@@ -196,7 +212,11 @@ def _ours(name: str, models: TurnTakingModels, *, arbiter: bool, endpointing: bo
     from plugins.endpointing import AdaptiveTurnDetector, EndpointDecision
 
     arb = (
-        InterruptionArbiter(model=models.arbiter_model, params=models.arbiter_params)
+        InterruptionArbiter(
+            model=models.arbiter_model,
+            params=models.arbiter_params,
+            onset_model=models.arbiter_onset,
+        )
         if arbiter
         else None
     )

@@ -33,6 +33,13 @@ How it sits in livekit-agents 1.8.9 (public extension points only):
   speech (voiced time, sustained speech), and a transcript of only the agent's own words
   over such frames is no evidence of an interruption. Without a tapped output there is no
   reference and nothing changes.
+- Early audio: while the agent speaks the input audio is kept (`onset.OnsetScorer`, last
+  2 s) and run through the arbiter's own level/voicing speech detector, so that when the
+  session's VAD reports the user speaking, the window of `onset.OnsetModel` can start at
+  the sound's real onset. Each horizon of the model (0.15-0.4 s after the onset) is scored
+  once, inline (0.3-7 ms of numpy, the more the higher the sample rate); a very confident
+  score stops the agent before any words. Without the onset model file the arbiter runs
+  on words and duration alone (logged once).
 - On any failure (exception, an overlap left undecided for `UNDECIDED_LIMIT_S`, missing
   model files) the arbiter restores the framework's VAD barge-in options on the live
   session, releases held events, logs once and steps aside.
@@ -64,9 +71,11 @@ from .model import (
     ModelFileError,
     OverlapEvent,
     TextModel,
+    VoiceActivity,
     frame_features,
     load_params,
 )
+from .onset import OnsetModel, OnsetScore, OnsetScorer
 
 __all__ = ["ArbiterMetrics", "InterruptionArbiter", "SESSION_EVENT", "UNDECIDED_LIMIT_S"]
 
@@ -77,6 +86,10 @@ UNDECIDED_LIMIT_S = 5.0
 falls back to the framework's barge-in, seconds."""
 DISABLED_MIN_DURATION_S = 1.0e6
 """`min_duration` that keeps the framework's VAD barge-in from ever firing, seconds."""
+ONSET_LOOKBACK_S = 1.0
+"""The arbiter's own speech detector's onset is used for the early audio window when it is
+at most this long before the session's VAD reports speech, seconds; an older one is a run
+of sound (e.g. residual echo) that started long before, and the VAD's time is used."""
 ECHO_TRANSCRIPT_TAIL_S = 2.0
 """After an overlap explained by the agent's echo, transcripts made only of the agent's
 own words are dropped for this long, seconds: the speech-to-text's final of the echo
@@ -127,10 +140,12 @@ class InterruptionArbiter:
         undecided_limit_s: float = UNDECIDED_LIMIT_S,
         echo_gate: EchoGate | None = None,
         echo_reference: bool = True,
+        onset_model: OnsetModel | None = None,
     ) -> None:
         """`echo_gate`: the gate to use (default: `EchoGate()` with its defaults);
         `echo_reference`: tap the session's audio output as the echo reference (False: no
-        echo gating at all)."""
+        echo gating at all); `onset_model`: the early audio classifier (None: decide on
+        words and duration only)."""
         if not 0.5 <= undecided_limit_s <= 60.0:
             raise ValueError(f"undecided_limit_s must be in [0.5, 60] s, got {undecided_limit_s}")
         self._gate: EchoGate | None = (echo_gate or EchoGate()) if echo_reference else None
@@ -146,12 +161,16 @@ class InterruptionArbiter:
         self._out: asyncio.Queue[stt.SpeechEvent | None] | None = None
         self._agent_text = ""
         self._listeners: list[Callable[[OverlapEvent], None]] = []
+        self._scorer = OnsetScorer(onset_model) if onset_model is not None else None
+        self._onset_vad = VoiceActivity()
+        self._onset_vad_start_s: float | None = None
 
     @classmethod
     def load(cls, *, params: ArbiterParams | None = None) -> InterruptionArbiter:
-        """Load the shipped text model and operating point (blocking, ~10 ms). When the files
-        are missing or broken the arbiter is returned disabled: the session keeps the
-        framework's VAD barge-in, and the problem is logged once."""
+        """Load the shipped text model, onset model and operating point (blocking, ~20 ms).
+        When the text model or parameters are missing or broken the arbiter is returned
+        disabled: the session keeps the framework's VAD barge-in, and the problem is logged
+        once. Without the onset model it decides on words and duration (logged once)."""
         try:
             model = TextModel.load()
             chosen = params or load_params()
@@ -159,7 +178,12 @@ class InterruptionArbiter:
             arb = cls(model=None)
             arb._log_fallback(f"model unavailable: {exc}")
             return arb
-        return cls(model=model, params=chosen)
+        try:
+            onset: OnsetModel | None = OnsetModel.load()
+        except ModelFileError as exc:
+            logger.warning("arbiter early audio classifier off (words and duration only): %s", exc)
+            onset = None
+        return cls(model=model, params=chosen, onset_model=onset)
 
     # ------------------------------------------------------------------ public API
 
@@ -278,9 +302,15 @@ class InterruptionArbiter:
             if ev.new_state == "speaking":
                 if self._aec_warming_up():
                     return  # the framework ignores barge-in while its echo canceller warms up
+                resumed = d.state is ArbiterState.LISTENING
                 self._handle(d.on_user_speech_start(now))
                 if d.state is ArbiterState.LISTENING:
-                    self.metrics.overlaps += 1
+                    self.metrics.overlaps += 0 if resumed else 1
+                    # resumed speech is scored from its own onset, as the benchmark does
+                    if self._scorer is not None:
+                        own = self._onset_vad_start_s
+                        recent = own is not None and now - own <= ONSET_LOOKBACK_S
+                        self._scorer.start(own if recent and own is not None else now)
                     asyncio.get_running_loop().call_later(
                         self.undecided_limit_s, self._watchdog, d.last_event
                     )
@@ -343,8 +373,15 @@ class InterruptionArbiter:
             return
         listening = d.state is ArbiterState.LISTENING
         gate = self._gate if self._tap is not None else None
-        if not listening and (gate is None or not d.agent_speaking):
-            return
+        scorer = self._scorer
+        if not listening:
+            if scorer is not None:
+                scorer.stop()
+            if not d.agent_speaking:
+                self._onset_vad_start_s = None
+                return
+            if gate is None and scorer is None:
+                return
         if frame.samples_per_channel == 0:
             return  # an empty frame carries no evidence (and must not disable the arbiter)
         try:
@@ -356,9 +393,21 @@ class InterruptionArbiter:
                 verdict = gate.push_input(
                     x, frame.sample_rate, now - frame.duration, classify=listening
                 )
+            feats = frame_features(x, frame.sample_rate)
+            early: list[OnsetScore] = []
+            if scorer is not None:
+                edge = self._onset_vad.push(feats, now)
+                if edge is not None:
+                    self._onset_vad_start_s = edge[1] if edge[0] == "start" else None
+                early = scorer.push(x, frame.sample_rate, now)
             if listening:
-                feats = frame_features(x, frame.sample_rate)
                 self._handle(d.push_audio_features(feats, now, verdict))
+                for sc in early:
+                    self._handle(
+                        d.push_onset_probability(
+                            sc.probability, sc.horizon_s, now, voiced_s=sc.voiced_s
+                        )
+                    )
         except Exception as exc:
             self._fail(exc)
 

@@ -307,9 +307,24 @@ class ArbiterParams:
     what is known, seconds (no words at all: mere sound, a backchannel)."""
     question_answer: bool = True
     """When the agent's words so far end with "?", the first words answer it and stop it."""
+    early_threshold: float = 1.0
+    """P(interruption) from the first fraction of a second of audio (`onset.OnsetModel`,
+    the mean over the horizons scored so far since the onset) at which the agent stops
+    before any words arrive (0..1; 1 = never on audio alone)."""
+    short_audio_threshold: float = 1.0
+    """Speech shorter than `short_speech_s` whose latest early audio P(interruption) is at
+    least this needs only `interrupt_threshold` from its words, not `short_threshold`
+    (0..1; 1 = never): the sound of "but" or "no" vouches for a word that a hum would not
+    (speech-to-text invents words on hums)."""
 
     def __post_init__(self) -> None:
-        for name in ("interrupt_threshold", "final_threshold", "short_threshold"):
+        for name in (
+            "interrupt_threshold",
+            "final_threshold",
+            "short_threshold",
+            "early_threshold",
+            "short_audio_threshold",
+        ):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {v}")
@@ -351,9 +366,10 @@ class OverlapEvent:
     probability: float
     """P(interruption) from the words at the decision (0..1; 0.5 when no words yet)."""
     cues: tuple[str, ...]
-    """What decided: "words", "final_words", "sustained_speech", "answer_to_question",
-    "no_words" (mere sound); plus "echo" when frames of the overlap were discounted as the
-    agent's own voice coming back."""
+    """What decided: "early_audio" (the first fraction of a second of sound), "words",
+    "final_words", "sustained_speech", "answer_to_question", "no_words" (mere sound); plus
+    "echo" when frames of the overlap were discounted as the agent's own voice coming
+    back."""
     onset_s: float
     """Stream time of the user's speech onset, seconds."""
     decided_at_s: float
@@ -366,6 +382,9 @@ class OverlapEvent:
     """Echo delay measured on the last echo frame, seconds (None: no echo frame)."""
     echo_correlation: float | None = None
     """Echo-to-reference correlation on the last echo frame (None: no echo frame)."""
+    onset_probability: float | None = None
+    """P(interruption) of the early audio classifier: the mean of the latest onset's
+    horizons scored by the decision (0..1; None: not scored)."""
 
     @property
     def latency_s(self) -> float:
@@ -387,6 +406,9 @@ class _Overlap:
     echo_correlation: float | None = None
     echo_transcripts: int = 0
     run_start_s: float | None = None
+    onset_probability: float | None = None
+    early_scores: list[float] = field(default_factory=list)
+    early_horizon_s: float = 0.0
 
 
 class ArbiterDecider:
@@ -501,6 +523,45 @@ class ArbiterDecider:
                 ov.last_voiced_s = now_s
         return self.tick(now_s)
 
+    def push_onset_probability(
+        self,
+        probability: float,
+        horizon_s: float,
+        now_s: float,
+        *,
+        voiced_s: float | None = None,
+    ) -> OverlapEvent | None:
+        """P(interruption) of the first `horizon_s` seconds of the user's audio after the
+        onset (`onset.OnsetModel`), known at `now_s`; `voiced_s` is the voiced sound in that
+        window, seconds (it may start before this overlap's onset, which a VAD reports
+        late). Scores of one onset come with growing horizons; a horizon no longer than the
+        previous one starts a new onset (speech resumed). When the mean of the onset's
+        scores so far reaches `early_threshold` it stops the agent (one confident horizon
+        among doubtful ones is not enough), unless there is too little voiced sound to be
+        speech or the overlap holds the agent's echo (the model never heard echo)."""
+        if not 0.0 <= probability <= 1.0:
+            raise ValueError(f"probability must be in [0, 1], got {probability}")
+        ov = self._ov
+        if self._state is not ArbiterState.LISTENING or ov is None:
+            return None
+        if ov.early_scores and horizon_s <= ov.early_horizon_s:
+            ov.early_scores = []
+        ov.early_scores.append(probability)
+        ov.early_horizon_s = horizon_s
+        ov.onset_probability = sum(ov.early_scores) / len(ov.early_scores)
+        probability = ov.onset_probability
+        p = self.params
+        voiced = ov.voiced_s if voiced_s is None else max(ov.voiced_s, voiced_s)
+        if (
+            p.early_threshold < 1.0
+            and probability >= p.early_threshold
+            and voiced >= p.min_voiced_s
+            and ov.echo_s == 0.0
+            and ov.ended_at_s is None
+        ):
+            return self._decide("interruption", now_s, ("early_audio",))
+        return self.tick(now_s)
+
     def on_transcript(self, text: str, is_final: bool, now_s: float) -> OverlapEvent | None:
         """A speech-to-text hypothesis of the user's current utterance (full text so far)."""
         self.last_transcript_echo = False
@@ -528,7 +589,7 @@ class ArbiterDecider:
             return self._decide("interruption", now_s, ("answer_to_question",))
         needed = p.interrupt_threshold
         if ov.voiced_s < p.short_speech_s:
-            needed = max(needed, p.short_threshold)
+            needed = max(needed, self._short_needed())
         if ov.probability >= needed and ov.voiced_s >= p.min_voiced_s:
             return self._decide("interruption", now_s, ("words",))
         return self.tick(now_s)
@@ -561,13 +622,24 @@ class ArbiterDecider:
                 return self._decide("backchannel", now_s, ("no_words",))
             prob = ov.probability if ov.probability is not None else 0.5
             short = ov.voiced_s < p.short_speech_s
-            needed = max(p.interrupt_threshold, p.short_threshold) if short else p.final_threshold
+            needed = (
+                max(p.interrupt_threshold, self._short_needed()) if short else p.final_threshold
+            )
             if prob >= needed and ov.voiced_s >= p.min_voiced_s:
                 return self._decide("interruption", now_s, ("final_words",))
             return self._decide("backchannel", now_s, ("final_words",))
         return None
 
     # ------------------------------------------------------------------ internals
+
+    def _short_needed(self) -> float:
+        """P(interruption) the words of a short utterance need (see `short_audio_threshold`)."""
+        p = self.params
+        ov = self._ov
+        audio = ov.onset_probability if ov is not None else None
+        if p.short_audio_threshold < 1.0 and audio is not None and audio >= p.short_audio_threshold:
+            return p.interrupt_threshold
+        return p.short_threshold
 
     def _prob(self, words: Sequence[str]) -> float:
         z = self.model.logit(words, self._agent_words)
@@ -588,6 +660,7 @@ class ArbiterDecider:
             echo_s=ov.echo_s,
             echo_lag_s=ov.echo_lag_s,
             echo_correlation=ov.echo_correlation,
+            onset_probability=ov.onset_probability,
         )
         match label:
             case "interruption":

@@ -1,0 +1,343 @@
+"""Train the arbiter's early audio classifier (`plugins.arbiter.onset.OnsetModel`).
+
+Reproducible: `python -m bench.train_onset --data ../shared/data [--val-manifest M ...]`.
+
+Data (train splits only): overlap items derived from the MRDA and Switchboard `train`
+splits with the benchmark's labelling rules (`bench.derive`), `PER_LABEL` of each label
+drawn with a fixed seed. Each item's first `MAX_WORDS` words are rendered with the
+benchmark's Piper voice (`bench.render.Renderer`) at a random speaking rate, then
+perturbed `COPIES` times: a random resampling (pitch and tempo +-`WARP`), then one of a
+clean channel, the telephone channel (8 kHz mu-law, as the `telephony` sets), babble of
+other train renders at 5-20 dB SNR, or a gain of +-6 dB. `NOISE_SHARE` of the examples are
+non-speech bursts (band-passed noise with a cough-like envelope, clicks) labelled as
+backchannels: mere sound must never look like an interruption. Every clip is streamed
+through the arbiter's own speech detector (`VoiceActivity`, 20 ms frames), and the
+features are taken from the onset it reports, as at run time.
+
+Model: per horizon (`HORIZONS_S`), a one-hidden-layer tanh network over standardised
+features, fitted with Adam on the class-balanced log loss with L2.
+
+Val (when `--val-manifest` is given): the benchmark's val overlap sets (rendered from the
+val splits) are scored the same way; the report gives the ROC AUC and the recall at
+1 %, 2 % and 5 % backchannel false alarms per horizon. The decider's threshold on this
+probability is chosen on val by `bench.train_arbiter`. Test splits are never read.
+
+Writes `plugins/arbiter/data/onset_model.npz`; the report goes to stdout and
+`onset_report.json` beside it. The voice is one synthetic voice: what the network learns is
+the sound of the first syllables in that voice, perturbed; real callers sound different
+(see docs/arbiter.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import random
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from bench.audio import resample
+from bench.derive import OverlapSpec
+from bench.render import (
+    RENDER_VERSION,
+    Renderer,
+    add_noise,
+    apply_gain_db,
+    spec_digest,
+    telephony,
+)
+from bench.train_arbiter import derive_items
+from bench.types import BENCH_SAMPLE_RATE_HZ, Samples
+from plugins.arbiter.model import DATA_DIR, VoiceActivity, frame_features
+from plugins.arbiter.onset import ONSET_MODEL_FILE, OnsetModel, onset_features
+
+SEED = 20261130
+PER_LABEL = 3000
+"""Train items rendered per label."""
+MAX_WORDS = 5
+"""Words of an item rendered (only the first half second is ever looked at)."""
+COPIES = 2
+"""Perturbed copies per rendered item."""
+WARP = 0.08
+"""Resampling factor range 1 +- WARP (pitch and tempo together)."""
+NOISE_SHARE = 0.1
+"""Share of extra non-speech examples (labelled backchannel)."""
+HORIZONS_S = (0.15, 0.2, 0.3, 0.4)
+"""Seconds of audio after the onset each network scores."""
+HIDDEN = 32
+EPOCHS = 400
+LEARNING_RATE = 3e-3
+L2 = 1e-3
+LEAD_S = (0.3, 0.8)
+"""Silence before the speech in a training clip, seconds (range)."""
+TAIL_S = 0.6
+FRAME_S = 0.02
+FRAME_SAMPLES = int(FRAME_S * BENCH_SAMPLE_RATE_HZ)
+DITHER = 1e-4
+"""Background noise amplitude of the rendered clips (the sets' leads are near silence)."""
+
+_RENDERER: Renderer | None = None
+
+
+def _render(job: tuple[str, float]) -> Samples:
+    global _RENDERER
+    if _RENDERER is None:
+        _RENDERER = Renderer()
+        _RENDERER.load()
+    text, length_scale = job
+    return _RENDERER.phrase(text, length_scale=length_scale)
+
+
+def render_all(
+    specs: Sequence[OverlapSpec], rng: random.Random, *, workers: int, cache: Path | None
+) -> list[Samples]:
+    """Render each spec's first words (random speaking rate), in `workers` processes; with
+    `cache`, the renders are kept in (and read back from) that .npz, keyed by the jobs."""
+    jobs = [(" ".join(s.text.split()[:MAX_WORDS]), rng.uniform(0.85, 1.25)) for s in specs]
+    key = spec_digest([RENDER_VERSION, jobs])
+    if cache is not None and cache.is_file():
+        with np.load(cache) as z:
+            if str(z["key"]) == key:
+                return [np.asarray(z[f"a{k}"], np.float32) for k in range(len(jobs))]
+    with mp.get_context("spawn").Pool(workers) as pool:
+        out = list(pool.imap(_render, jobs, chunksize=16))
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {f"a{k}": a for k, a in enumerate(out)}
+        np.savez(cache, key=np.array(key), **arrays)  # type: ignore[arg-type]
+    return out
+
+
+def onset_of(x: Samples) -> int | None:
+    """Sample index of the onset the arbiter's speech detector reports (None: no speech)."""
+    vad = VoiceActivity()
+    for k in range(len(x) // FRAME_SAMPLES):
+        frame = x[k * FRAME_SAMPLES : (k + 1) * FRAME_SAMPLES]
+        edge = vad.push(frame_features(frame, BENCH_SAMPLE_RATE_HZ), (k + 1) * FRAME_S)
+        if edge is not None and edge[0] == "start":
+            return int(round(edge[1] * BENCH_SAMPLE_RATE_HZ))
+    return None
+
+
+def _place(speech: Samples, np_rng: np.random.Generator) -> Samples:
+    lead = int(np_rng.uniform(*LEAD_S) * BENCH_SAMPLE_RATE_HZ)
+    tail = int(TAIL_S * BENCH_SAMPLE_RATE_HZ)
+    x = np.zeros(lead + len(speech) + tail, dtype=np.float32)
+    x[lead : lead + len(speech)] = speech
+    x += (DITHER * np_rng.standard_normal(len(x))).astype(np.float32)
+    return x
+
+
+def perturb(speech: Samples, others: Sequence[Samples], np_rng: np.random.Generator) -> Samples:
+    """One perturbed training clip (see module doc) at 16 kHz."""
+    warp = 1.0 + np_rng.uniform(-WARP, WARP)
+    y = resample(speech, int(round(BENCH_SAMPLE_RATE_HZ * warp)), BENCH_SAMPLE_RATE_HZ)
+    x = _place(y, np_rng)
+    match int(np_rng.integers(0, 4)):
+        case 0:
+            return x
+        case 1:
+            return resample(telephony(x), 8000, BENCH_SAMPLE_RATE_HZ)
+        case 2:
+            snr = float(np_rng.uniform(5.0, 20.0))
+            return add_noise(x, others, snr_db=snr, seed=int(np_rng.integers(1 << 30)))
+        case _:
+            return apply_gain_db(x, float(np_rng.choice([-6.0, 6.0])))[0]
+
+
+def sound_burst(np_rng: np.random.Generator) -> Samples:
+    """A non-speech sound: band-passed noise with a fast attack and decay (cough, knock,
+    rustle), or a train of clicks."""
+    n = int(np_rng.uniform(0.15, 0.7) * BENCH_SAMPLE_RATE_HZ)
+    if np_rng.random() < 0.3:
+        y = np.zeros(n)
+        for pos in np_rng.integers(0, n, size=int(np_rng.integers(2, 8))):
+            y[pos : pos + 40] += np_rng.standard_normal(min(40, n - pos))
+    else:
+        white = np_rng.standard_normal(n)
+        spec = np.fft.rfft(white)
+        f = np.fft.rfftfreq(n, 1.0 / BENCH_SAMPLE_RATE_HZ)
+        lo = np_rng.uniform(100.0, 1500.0)
+        hi = lo * np_rng.uniform(1.5, 6.0)
+        spec[(f < lo) | (f > hi)] = 0.0
+        y = np.fft.irfft(spec, n)
+        t = np.arange(n) / n
+        y *= np.exp(-t * np_rng.uniform(2.0, 10.0)) * np.minimum(1.0, t * 30.0)
+    peak = float(np.abs(y).max()) or 1.0
+    return (y * (np_rng.uniform(0.05, 0.3) / peak)).astype(np.float32)
+
+
+def featurize(
+    x: Samples, rate_hz: int = BENCH_SAMPLE_RATE_HZ
+) -> list[npt.NDArray[np.float32]] | None:
+    """Features of a clip at every horizon from its detected onset (None: no onset)."""
+    at = onset_of(x)
+    if at is None:
+        return None
+    return [onset_features(x[at:], rate_hz, h) for h in HORIZONS_S]
+
+
+def fit(
+    xs: npt.NDArray[np.float32], ys: npt.NDArray[np.float64], np_rng: np.random.Generator
+) -> dict[str, npt.NDArray[np.float32]]:
+    """One-hidden-layer tanh network, class-balanced log loss + L2, full-batch Adam."""
+    mean = xs.mean(axis=0)
+    std = xs.std(axis=0) + 1e-3
+    z = (xs - mean) / std
+    n, d = z.shape
+    pos = ys.mean()
+    sw = np.where(ys == 1, 0.5 / pos, 0.5 / (1 - pos)) / n
+    params = {
+        "w1": np_rng.standard_normal((d, HIDDEN)) / np.sqrt(d),
+        "b1": np.zeros(HIDDEN),
+        "w2": np_rng.standard_normal(HIDDEN) / np.sqrt(HIDDEN),
+        "b2": np.zeros(()),
+    }
+    m = {k: np.zeros_like(v) for k, v in params.items()}
+    v = {k: np.zeros_like(val) for k, val in params.items()}
+    for t in range(1, EPOCHS + 1):
+        h = np.tanh(z @ params["w1"] + params["b1"])
+        logit = h @ params["w2"] + params["b2"]
+        p = 1.0 / (1.0 + np.exp(-np.clip(logit, -30, 30)))
+        g = (p - ys) * sw
+        grads = {
+            "w2": h.T @ g + L2 * params["w2"],
+            "b2": np.asarray(g.sum()),
+        }
+        gh = np.outer(g, params["w2"]) * (1.0 - h * h)
+        grads["w1"] = z.T @ gh + L2 * params["w1"]
+        grads["b1"] = gh.sum(axis=0)
+        for k in params:
+            m[k] = 0.9 * m[k] + 0.1 * grads[k]
+            v[k] = 0.999 * v[k] + 0.001 * grads[k] ** 2
+            mh = m[k] / (1 - 0.9**t)
+            vh = v[k] / (1 - 0.999**t)
+            params[k] = params[k] - LEARNING_RATE * mh / (np.sqrt(vh) + 1e-8)
+    out = {k: np.asarray(val, np.float32) for k, val in params.items()}
+    out["mean"] = mean.astype(np.float32)
+    out["std"] = std.astype(np.float32)
+    return out
+
+
+def roc_report(p: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> dict[str, float]:
+    """ROC AUC and recall at fixed false-alarm rates (interruption = positive)."""
+    pos, neg = p[y == 1], p[y == 0]
+    if len(pos) == 0 or len(neg) == 0:
+        return {}
+    auc = float((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean())
+    out = {"auc": auc, "n_pos": float(len(pos)), "n_neg": float(len(neg))}
+    for fa in (0.01, 0.02, 0.05):
+        thr = float(np.quantile(neg, 1.0 - fa))
+        out[f"recall@{fa:g}"] = float((pos > thr).mean())
+    return out
+
+
+def val_report(model: OnsetModel, manifests: Sequence[Path]) -> dict[str, object]:
+    """Scores of the val overlap sets (see module doc)."""
+    from bench.manifest import load_overlap_manifest
+    from bench.runners import load_item_audio
+
+    scores: dict[float, list[float]] = {h: [] for h in HORIZONS_S}
+    labels: list[float] = []
+    skipped = 0
+    for man in manifests:
+        for item in load_overlap_manifest(man):
+            x = load_item_audio(item.audio)
+            feats = featurize(x)
+            if feats is None:
+                skipped += 1
+                continue
+            labels.append(1.0 if item.label == "interruption" else 0.0)
+            for h, f in zip(HORIZONS_S, feats, strict=True):
+                scores[h].append(model.logit_features(h, f))
+    y = np.array(labels)
+    return {
+        "manifests": [str(m) for m in manifests],
+        "no_onset": skipped,
+        "horizons": {f"{h:g}": roc_report(np.array(scores[h]), y) for h in HORIZONS_S},
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--data", type=Path, required=True, help="shared corpus folder")
+    ap.add_argument("--val-manifest", type=Path, action="append", default=[])
+    ap.add_argument("--workers", type=int, default=2, help="render processes")
+    ap.add_argument("--per-label", type=int, default=PER_LABEL, help="train items per label")
+    ap.add_argument("--out", type=Path, default=DATA_DIR)
+    ap.add_argument(
+        "--cache",
+        type=Path,
+        default=Path(".cache/bench/onset_train_renders.npz"),
+        help="where the rendered train speech is kept between runs",
+    )
+    args = ap.parse_args(argv)
+    for m in args.val_manifest:
+        if "test" in m.name:
+            print(f"refusing {m}: the test split is for final reporting only", file=sys.stderr)
+            return 2
+    t0 = time.time()
+    rng = random.Random(SEED)
+    np_rng = np.random.default_rng(SEED)
+    train = derive_items(args.data, "train")
+    picked: list[OverlapSpec] = []
+    for label in ("backchannel", "interruption"):
+        pool = [s for s in train if s.label == label and s.text.strip()]
+        picked.extend(rng.sample(pool, min(args.per_label, len(pool))))
+    speech = render_all(picked, rng, workers=args.workers, cache=args.cache)
+    t_render = time.time() - t0
+    feats: dict[float, list[npt.NDArray[np.float32]]] = {h: [] for h in HORIZONS_S}
+    ys: list[float] = []
+    babble = [s for s in speech[:: max(1, len(speech) // 64)] if len(s)]
+
+    def add(x: Samples, y: float) -> None:
+        f = featurize(x)
+        if f is None:
+            return
+        ys.append(y)
+        for h, v in zip(HORIZONS_S, f, strict=True):
+            feats[h].append(v)
+
+    for spec, s in zip(picked, speech, strict=True):
+        if len(s) == 0:
+            continue
+        y = 1.0 if spec.label == "interruption" else 0.0
+        for _ in range(COPIES):
+            add(perturb(s, babble, np_rng), y)
+    n_noise = int(NOISE_SHARE * len(ys))
+    for _ in range(n_noise):
+        add(_place(sound_burst(np_rng), np_rng), 0.0)
+    y_arr = np.array(ys)
+    layers = {h: fit(np.stack(feats[h]), y_arr, np_rng) for h in HORIZONS_S}
+    model = OnsetModel(layers)
+    args.out.mkdir(parents=True, exist_ok=True)
+    model.save(args.out / ONSET_MODEL_FILE)
+    report: dict[str, object] = {
+        "seed": SEED,
+        "train_items": {
+            lab: sum(s.label == lab for s in picked) for lab in ("backchannel", "interruption")
+        },
+        "train_examples": len(ys),
+        "noise_examples": n_noise,
+        "train_fit": {
+            f"{h:g}": roc_report(np.array([model.logit_features(h, f) for f in feats[h]]), y_arr)
+            for h in HORIZONS_S
+        },
+        "render_s": round(t_render, 1),
+    }
+    if args.val_manifest:
+        report["val"] = val_report(model, args.val_manifest)
+    report["total_s"] = round(time.time() - t0, 1)
+    (args.out / "onset_report.json").write_text(json.dumps(report, indent=2) + "\n", "utf-8")
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,268 @@
+"""The arbiter's early audio classifier: features, buffering, scoring, and the decider's
+use of it, on literal timelines and synthetic audio."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from plugins.arbiter.model import (
+    ArbiterDecider,
+    ArbiterParams,
+    ArbiterState,
+    AudioFeatures,
+    ModelFileError,
+    OverlapEvent,
+    VoiceActivity,
+    frame_features,
+)
+from plugins.arbiter.onset import (
+    CHUNK_S,
+    N_BANDS,
+    OnsetAudio,
+    OnsetModel,
+    OnsetScorer,
+    onset_features,
+)
+from sim.audio import load_clip
+from tests.test_arbiter_model import PARAMS, VOICED, toy_model
+
+ASSETS = Path(__file__).resolve().parents[1] / "sim" / "assets" / "user"
+RATE = 16_000
+
+
+def tone(
+    seconds: float, rate: int = RATE, hz: float = 220.0, amp: float = 0.3
+) -> npt.NDArray[np.float32]:
+    t = np.arange(int(seconds * rate)) / rate
+    return (amp * np.sin(2 * np.pi * hz * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))).astype(
+        np.float32
+    )
+
+
+def random_model(horizons: tuple[float, ...] = (0.2, 0.3), hidden: int = 4) -> OnsetModel:
+    rng = np.random.default_rng(0)
+    layers = {}
+    for h in horizons:
+        d = int(round(h / CHUNK_S)) * N_BANDS
+        layers[h] = {
+            "mean": np.zeros(d, np.float32),
+            "std": np.ones(d, np.float32),
+            "w1": rng.standard_normal((d, hidden)).astype(np.float32) * 0.1,
+            "b1": np.zeros(hidden, np.float32),
+            "w2": rng.standard_normal(hidden).astype(np.float32),
+            "b2": np.zeros((), np.float32),
+        }
+    return OnsetModel(layers)
+
+
+# ---------------------------------------------------------------------------- features
+
+
+def test_features_have_one_row_of_bands_per_50_ms_chunk() -> None:
+    f = onset_features(tone(0.5), RATE, 0.3)
+    assert f.shape == (6 * N_BANDS,)
+    assert f.dtype == np.float32
+    assert float(f.max()) <= 0.5  # relative to the loudest frame
+
+
+def test_features_ignore_the_level_and_pad_short_audio() -> None:
+    x = tone(0.4)
+    assert np.allclose(onset_features(x, RATE, 0.3), onset_features(x * 0.1, RATE, 0.3), atol=1e-3)
+    short = onset_features(x[: RATE // 10], RATE, 0.3).reshape(6, N_BANDS)
+    # the chunks after the 0.1 s of sound are silence: floored far below the sound
+    assert short[4:].max() < short[:1].max() - 5.0
+
+
+def test_features_are_close_across_sample_rates() -> None:
+    a = onset_features(tone(0.4, 16_000), 16_000, 0.3)
+    b = onset_features(tone(0.4, 48_000), 48_000, 0.3)
+    c = onset_features(tone(0.4, 8_000), 8_000, 0.3)
+    assert float(np.abs(a - b).mean()) < 0.3
+    assert float(np.abs(a - c).mean()) < 0.3
+
+
+def test_features_reject_bad_rates_and_horizons() -> None:
+    with pytest.raises(ValueError, match="8000"):
+        onset_features(tone(0.3), 4_000, 0.3)
+    with pytest.raises(ValueError, match="horizon_s"):
+        onset_features(tone(0.3), RATE, 0.01)
+
+
+# ---------------------------------------------------------------------------- buffering
+
+
+def test_onset_audio_returns_the_samples_since_a_past_time() -> None:
+    buf = OnsetAudio(max_buffer_s=0.5)
+    x = np.arange(RATE, dtype=np.float32)  # 1 s, sample k has value k
+    for k in range(50):  # 20 ms frames, ending at (k + 1) * 0.02 s
+        buf.push(x[k * 320 : (k + 1) * 320], RATE, (k + 1) * 0.02)
+    got = buf.since(0.9)
+    assert len(got) == int(0.1 * RATE)
+    assert got[0] == pytest.approx(0.9 * RATE)
+    # only the last 0.5 s is kept: asking earlier returns from the oldest sample kept
+    assert len(buf.since(0.0)) == int(0.5 * RATE)
+    buf.push(np.zeros(480, np.float32), 24_000, 1.02)  # a new rate: a new signal
+    assert len(buf.since(0.0)) == 480
+
+
+def test_scorer_scores_each_horizon_once_when_its_audio_is_in() -> None:
+    model = random_model()
+    scorer = OnsetScorer(model)
+    x = tone(1.0)
+    out: list[tuple[float, float, float]] = []
+    for k in range(50):
+        end = (k + 1) * 0.02
+        if k == 10:
+            scorer.start(0.16)  # the detector reports the onset late, after the fact
+        for sc in scorer.push(x[k * 320 : (k + 1) * 320], RATE, end):
+            out.append((round(end, 2), sc.horizon_s, sc.probability))
+            assert sc.voiced_s == pytest.approx(sc.horizon_s)  # the tone is voiced throughout
+    # a horizon's window ends 15 ms after it (the last 25 ms analysis frame): the frame
+    # that completes it ends at 0.16 + 0.215 -> 0.38 s
+    assert [(t, h) for t, h, _ in out] == [(0.38, 0.2), (0.48, 0.3)]
+    # the score is the model's on the audio from the onset, whatever the frame sizes
+    want = model.probability(x[int(0.16 * RATE) :], RATE, 0.2)
+    assert out[0][2] == pytest.approx(want, abs=1e-6)
+    assert all(0.0 <= p <= 1.0 for _, _, p in out)
+
+
+# ---------------------------------------------------------------------------- model file
+
+
+def test_model_roundtrip_and_file_errors(tmp_path: Path) -> None:
+    model = random_model()
+    model.save(tmp_path / "m.npz")
+    again = OnsetModel.load(tmp_path / "m.npz")
+    assert again.horizons_s == (0.2, 0.3)
+    x = tone(0.4)
+    assert again.probability(x, RATE, 0.3) == pytest.approx(model.probability(x, RATE, 0.3))
+    with pytest.raises(ValueError, match="horizon_s must be one of"):
+        model.probability(x, RATE, 0.25)
+    with pytest.raises(ModelFileError, match="train_onset"):
+        OnsetModel.load(tmp_path / "missing.npz")
+    (tmp_path / "broken.npz").write_bytes(b"not a zip")
+    with pytest.raises(ModelFileError):
+        OnsetModel.load(tmp_path / "broken.npz")
+    bad = random_model().layers
+    bad[0.2]["w2"] = np.zeros(3, np.float32)
+    with pytest.raises(ModelFileError, match="shapes"):
+        OnsetModel(bad)
+
+
+def from_onset(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """`x` from the onset the arbiter's own speech detector reports (as at run time)."""
+    vad = VoiceActivity()
+    for k in range(len(x) // 320):
+        edge = vad.push(frame_features(x[k * 320 : (k + 1) * 320], RATE), (k + 1) * 0.02)
+        if edge is not None and edge[0] == "start":
+            return x[int(round(edge[1] * RATE)) :]
+    raise AssertionError("no onset found")
+
+
+def test_shipped_model_hears_wait_sooner_than_uh_huh() -> None:
+    model = OnsetModel.load()
+    wait = from_onset(load_clip(ASSETS / "wait_stop_tuesday.flac", RATE))
+    uh_huh = from_onset(load_clip(ASSETS / "uh_huh.flac", RATE))
+    p_wait = [model.probability(wait, RATE, h) for h in model.horizons_s]
+    p_uh_huh = [model.probability(uh_huh, RATE, h) for h in model.horizons_s]
+    # what the decider acts on: the running mean over the horizons
+    assert np.mean(p_wait[:2]) > 0.9
+    assert np.mean(p_uh_huh[:2]) < 0.7
+    assert np.mean(p_wait) > np.mean(p_uh_huh) + 0.3
+
+
+# ---------------------------------------------------------------------------- decider
+
+
+def listening(params: ArbiterParams) -> ArbiterDecider:
+    d = ArbiterDecider(toy_model(), params=params)
+    d.on_agent_speech("so the next step is to upload the file and then", 0.0)
+    d.on_user_speech_start(1.0)
+    return d
+
+
+def test_a_confident_early_score_stops_the_agent_before_any_words() -> None:
+    d = listening(ArbiterParams(**{**PARAMS.__dict__, "early_threshold": 0.9}))
+    for k in range(10):
+        assert d.push_audio_features(VOICED, 1.0 + 0.02 * (k + 1)) is None
+    ev = d.push_onset_probability(0.95, 0.2, 1.2)
+    assert ev is not None and ev.label == "interruption"
+    assert ev.cues == ("early_audio",)
+    assert ev.latency_s == pytest.approx(0.2)
+    assert ev.onset_probability == pytest.approx(0.95)
+
+
+def test_an_unsure_early_score_leaves_it_to_the_words() -> None:
+    d = listening(ArbiterParams(**{**PARAMS.__dict__, "early_threshold": 0.9}))
+    for k in range(10):
+        d.push_audio_features(VOICED, 1.0 + 0.02 * (k + 1))
+    assert d.push_onset_probability(0.6, 0.2, 1.2) is None
+    assert d.state is ArbiterState.LISTENING
+    assert d.on_user_speech_end(1.25) is None
+    ev = d.on_transcript("uh huh", True, 1.3)
+    assert ev is not None and ev.label == "backchannel"
+    assert ev.onset_probability == pytest.approx(0.6)
+
+
+def test_early_score_needs_speech_no_echo_and_a_threshold_below_one() -> None:
+    # too little voiced sound: a click scored high does not stop the agent
+    d = listening(ArbiterParams(**{**PARAMS.__dict__, "early_threshold": 0.9}))
+    d.push_audio_features(VOICED, 1.02)
+    assert d.push_onset_probability(0.99, 0.2, 1.2) is None
+    # the default threshold (1.0) never acts, even on a saturated probability
+    d = listening(PARAMS)
+    for k in range(10):
+        d.push_audio_features(VOICED, 1.0 + 0.02 * (k + 1))
+    assert d.push_onset_probability(1.0, 0.2, 1.2) is None
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        d.push_onset_probability(1.5, 0.2, 1.2)
+    with pytest.raises(ValueError, match="early_threshold"):
+        ArbiterParams(early_threshold=1.5)
+
+
+def test_early_score_is_ignored_when_the_overlap_holds_echo() -> None:
+    from plugins.arbiter.echo import EchoVerdict
+
+    d = listening(ArbiterParams(**{**PARAMS.__dict__, "early_threshold": 0.9}))
+    echo = EchoVerdict(is_echo=True, lag_s=0.1, correlation=0.9)
+    loud = AudioFeatures(level_dbfs=-20.0, zcr=0.1, duration_s=0.02)
+    for k in range(5):
+        d.push_audio_features(loud, 1.0 + 0.02 * (k + 1), echo)
+    for k in range(5, 12):
+        d.push_audio_features(loud, 1.0 + 0.02 * (k + 1))
+    assert d.push_onset_probability(0.99, 0.2, 1.24) is None
+
+
+def test_voiced_sound_before_a_late_vad_onset_counts_for_the_early_score() -> None:
+    # the session's VAD reports speech late: the decider has heard one voiced frame, but
+    # the scored window (from the sound's real onset) holds 0.18 s of voiced sound
+    d = listening(ArbiterParams(**{**PARAMS.__dict__, "early_threshold": 0.9}))
+    d.push_audio_features(VOICED, 1.02)
+    assert d.push_onset_probability(0.95, 0.2, 1.04, voiced_s=0.01) is None
+    ev = d.push_onset_probability(0.95, 0.3, 1.06, voiced_s=0.18)
+    assert ev is not None and ev.cues == ("early_audio",)
+
+
+def test_the_sound_of_a_short_floor_grabber_vouches_for_its_word() -> None:
+    params = ArbiterParams(
+        **{**PARAMS.__dict__, "short_threshold": 0.99, "short_audio_threshold": 0.7}
+    )
+
+    def short_no(onset_p: float) -> OverlapEvent | None:
+        # "no" (P = 0.88 with the toy model): 0.2 s of speech, then its final transcript
+        d = listening(params)
+        for k in range(10):
+            d.push_audio_features(VOICED, 1.0 + 0.02 * (k + 1))
+        d.push_onset_probability(onset_p, 0.2, 1.2)
+        d.on_user_speech_end(1.25)
+        return d.on_transcript("no", True, 1.5)
+
+    ev = short_no(0.8)
+    assert ev is not None and ev.label == "interruption" and ev.cues == ("words",)
+    # the same word on a sound that does not sound like it: the short-speech bar holds
+    ev = short_no(0.3)
+    assert ev is not None and ev.label == "backchannel"
