@@ -224,17 +224,27 @@ def test_early_score_needs_speech_no_echo_and_a_threshold_below_one() -> None:
         ArbiterParams(early_threshold=1.5)
 
 
-def test_early_score_is_ignored_when_the_overlap_holds_echo() -> None:
+def test_early_score_is_ignored_while_the_agents_echo_outweighs_the_user() -> None:
     from plugins.arbiter.echo import EchoVerdict
 
-    d = listening(ArbiterParams(**{**PARAMS.__dict__, "early_threshold": 0.9}))
     echo = EchoVerdict(is_echo=True, lag_s=0.1, correlation=0.9)
-    loud = AudioFeatures(level_dbfs=-20.0, zcr=0.1, duration_s=0.02)
-    for k in range(5):
-        d.push_audio_features(loud, 1.0 + 0.02 * (k + 1), echo)
-    for k in range(5, 12):
-        d.push_audio_features(loud, 1.0 + 0.02 * (k + 1))
-    assert d.push_onset_probability(0.99, 0.2, 1.24) is None
+
+    def overlap(n_echo: int, n_user: int) -> OverlapEvent | None:
+        d = listening(ArbiterParams(**{**PARAMS.__dict__, "early_threshold": 0.9}))
+        t = 1.0
+        for _ in range(n_echo):
+            t += 0.02
+            d.push_audio_features(VOICED, t, echo)
+        for _ in range(n_user):
+            t += 0.02
+            d.push_audio_features(VOICED, t)
+        return d.push_onset_probability(0.99, 0.2, t)
+
+    # mostly the agent's own voice coming back: the score is not the user's
+    assert overlap(8, 6) is None
+    # echo at the start, then the user's own voice dominates: the score acts
+    ev = overlap(3, 8)
+    assert ev is not None and ev.cues == ("early_audio", "echo")
 
 
 def test_voiced_sound_before_a_late_vad_onset_counts_for_the_early_score() -> None:

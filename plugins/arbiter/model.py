@@ -538,7 +538,8 @@ class ArbiterDecider:
         previous one starts a new onset (speech resumed). When the mean of the onset's
         scores so far reaches `early_threshold` it stops the agent (one confident horizon
         among doubtful ones is not enough), unless there is too little voiced sound to be
-        speech or the overlap holds the agent's echo (the model never heard echo)."""
+        speech or the agent's echo in the overlap outweighs the user's own voiced sound
+        (the model never heard echo)."""
         if not 0.0 <= probability <= 1.0:
             raise ValueError(f"probability must be in [0, 1], got {probability}")
         ov = self._ov
@@ -556,7 +557,8 @@ class ArbiterDecider:
             p.early_threshold < 1.0
             and probability >= p.early_threshold
             and voiced >= p.min_voiced_s
-            and ov.echo_s == 0.0
+            # the model never heard echo: the user's own sound must outweigh it
+            and ov.echo_s <= ov.voiced_s
             and ov.ended_at_s is None
         ):
             return self._decide("interruption", now_s, ("early_audio",))
