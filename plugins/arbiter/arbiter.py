@@ -35,11 +35,12 @@ How it sits in livekit-agents 1.8.9 (public extension points only):
   reference and nothing changes.
 - Early audio: while the agent speaks the input audio is kept (`onset.OnsetScorer`, last
   2 s) and run through the arbiter's own level/voicing speech detector, so that when the
-  session's VAD reports the user speaking, the window of `onset.OnsetModel` can start at
-  the sound's real onset. Each horizon of the model (0.15-0.4 s after the onset) is scored
-  once, inline (0.3-7 ms of numpy, the more the higher the sample rate); a very confident
-  score stops the agent before any words. Without the onset model file the arbiter runs
-  on words and duration alone (logged once).
+  session's VAD reports the user speaking, the overlap (the window of `onset.OnsetModel`,
+  the sustained-speech span, the reported latency) starts at the sound's real onset. Each
+  horizon of the model (0.15-0.4 s after the onset) is scored once, inline (0.3-7 ms of
+  numpy, the more the higher the sample rate); a very confident score stops the agent
+  before any words. Without the onset model file the arbiter runs on words and duration
+  alone (logged once).
 - On any failure (exception, an overlap left undecided for `UNDECIDED_LIMIT_S`, missing
   model files) the arbiter restores the framework's VAD barge-in options on the live
   session, releases held events, logs once and steps aside.
@@ -87,9 +88,11 @@ falls back to the framework's barge-in, seconds."""
 DISABLED_MIN_DURATION_S = 1.0e6
 """`min_duration` that keeps the framework's VAD barge-in from ever firing, seconds."""
 ONSET_LOOKBACK_S = 1.0
-"""The arbiter's own speech detector's onset is used for the early audio window when it is
-at most this long before the session's VAD reports speech, seconds; an older one is a run
-of sound (e.g. residual echo) that started long before, and the VAD's time is used."""
+"""The arbiter's own speech detector's onset (the sound's start, which the session's VAD
+reports later) is taken as the overlap's onset, for the early audio window, the sustained
+speech span and the reported latency, when it is at most this long before the VAD reports
+speech, seconds; an older one is a run of sound (e.g. residual echo) that started long
+before, and the VAD's time is used."""
 ECHO_TRANSCRIPT_TAIL_S = 2.0
 """After an overlap explained by the agent's echo, transcripts made only of the agent's
 own words are dropped for this long, seconds: the speech-to-text's final of the echo
@@ -303,14 +306,14 @@ class InterruptionArbiter:
                 if self._aec_warming_up():
                     return  # the framework ignores barge-in while its echo canceller warms up
                 resumed = d.state is ArbiterState.LISTENING
-                self._handle(d.on_user_speech_start(now))
+                own = self._onset_vad_start_s
+                onset = own if own is not None and 0.0 <= now - own <= ONSET_LOOKBACK_S else now
+                self._handle(d.on_user_speech_start(onset))
                 if d.state is ArbiterState.LISTENING:
                     self.metrics.overlaps += 0 if resumed else 1
                     # resumed speech is scored from its own onset, as the benchmark does
                     if self._scorer is not None:
-                        own = self._onset_vad_start_s
-                        recent = own is not None and now - own <= ONSET_LOOKBACK_S
-                        self._scorer.start(own if recent and own is not None else now)
+                        self._scorer.start(onset)
                     asyncio.get_running_loop().call_later(
                         self.undecided_limit_s, self._watchdog, d.last_event
                     )
