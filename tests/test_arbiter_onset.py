@@ -13,7 +13,6 @@ from plugins.arbiter.model import (
     ArbiterDecider,
     ArbiterParams,
     ArbiterState,
-    AudioFeatures,
     ModelFileError,
     OverlapEvent,
     VoiceActivity,

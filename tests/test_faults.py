@@ -357,14 +357,20 @@ def test_broken_arbiter_falls_back_to_vad_barge_in_once(
     from plugins.arbiter import ArbiterDecider
     from plugins.arbiter.arbiter import UNDECIDED_LIMIT_S
 
-    def never(self: ArbiterDecider, *args: Any) -> None:
+    def never(self: ArbiterDecider, *args: Any, **kwargs: Any) -> None:
         return None  # the decider hangs: it never reaches a verdict
 
     def boom(self: ArbiterDecider, *args: Any) -> None:
         raise RuntimeError("simulated arbiter failure")
 
     if mode == "hangs":
-        for name in ("push_audio_features", "on_transcript", "on_user_speech_end", "tick"):
+        for name in (
+            "push_audio_features",
+            "push_onset_probability",
+            "on_transcript",
+            "on_user_speech_end",
+            "tick",
+        ):
             monkeypatch.setattr(ArbiterDecider, name, never)
     else:
         monkeypatch.setattr(ArbiterDecider, "push_audio_features", boom)
