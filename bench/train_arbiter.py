@@ -60,7 +60,7 @@ MAX_PREFIX_WORDS = 8
 L2 = 1e-4
 EPOCHS = 300
 LEARNING_RATE = 0.5
-EARLY_THRESHOLDS = (1.0, 0.995, 0.99, 0.98, 0.97, 0.95, 0.9, 0.85)
+EARLY_THRESHOLDS = (1.0, 0.995, 0.99, 0.98, 0.97, 0.96, 0.95, 0.93, 0.9, 0.85)
 """Early audio classifier thresholds tried on val (1.0 = off)."""
 RECALL_TOLERANCE = 0.01
 """Operating points whose val recall is within this of the best are equals (one point is

@@ -4,15 +4,17 @@ Reproducible: `python -m bench.train_onset --data ../shared/data [--val-manifest
 
 Data (train splits only): overlap items derived from the MRDA and Switchboard `train`
 splits with the benchmark's labelling rules (`bench.derive`), `PER_LABEL` of each label
-drawn with a fixed seed. Each item's first `MAX_WORDS` words are rendered with the
-benchmark's Piper voice (`bench.render.Renderer`) at a random speaking rate, then
-perturbed `COPIES` times: a random resampling (pitch and tempo +-`WARP`), then one of a
-clean channel, the telephone channel (8 kHz mu-law, as the `telephony` sets), babble of
-other train renders at 5-20 dB SNR, or a gain of +-6 dB. `NOISE_SHARE` of the examples are
-non-speech bursts (band-passed noise with a cough-like envelope, clicks) labelled as
-backchannels: mere sound must never look like an interruption. Every clip is streamed
-through the arbiter's own speech detector (`VoiceActivity`, 20 ms frames), and the
-features are taken from the onset it reports, as at run time.
+drawn with a fixed seed. Each item's first `MAX_WORDS` words are rendered twice: with the
+benchmark's Piper voice (`bench.render.Renderer`) at a random speaking rate, and with one
+of ten espeak-ng voices (`ESPEAK_VOICES`, male and female, random pitch and rate), so the
+network does not learn one voice. Each render is then perturbed `COPIES` times: a random
+resampling (pitch and tempo +-`WARP`), then one of a clean channel, the telephone channel
+(8 kHz mu-law, as the `telephony` sets), babble of other train renders at 5-20 dB SNR, or
+a gain of +-6 dB. `NOISE_SHARE` of the examples are non-speech bursts (band-passed noise
+with a cough-like envelope, clicks) labelled as backchannels: mere sound must never look
+like an interruption. Every clip is streamed through the arbiter's own speech detector
+(`VoiceActivity`, 20 ms frames), and the features are taken from the onset it reports, as
+at run time.
 
 Model: per horizon (`HORIZONS_S`), a one-hidden-layer tanh network over standardised
 features, fitted with Adam on the class-balanced log loss with L2.
@@ -23,9 +25,10 @@ val splits) are scored the same way; the report gives the ROC AUC and the recall
 probability is chosen on val by `bench.train_arbiter`. Test splits are never read.
 
 Writes `plugins/arbiter/data/onset_model.npz`; the report goes to stdout and
-`onset_report.json` beside it. The voice is one synthetic voice: what the network learns is
-the sound of the first syllables in that voice, perturbed; real callers sound different
-(see docs/arbiter.md).
+`onset_report.json` beside it. The voices are synthetic: what the network learns is the
+sound of first syllables in eleven synthetic voices, perturbed; real callers sound
+different (see docs/arbiter.md). `python -m bench.onset_voices` checks it on held-out
+espeak-ng voices.
 """
 
 from __future__ import annotations
@@ -34,7 +37,10 @@ import argparse
 import json
 import multiprocessing as mp
 import random
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,7 +48,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from bench.audio import resample
+from bench.audio import load_audio, resample
 from bench.derive import OverlapSpec
 from bench.render import (
     RENDER_VERSION,
@@ -70,7 +76,7 @@ NOISE_SHARE = 0.1
 """Share of extra non-speech examples (labelled backchannel)."""
 HORIZONS_S = (0.15, 0.2, 0.3, 0.4)
 """Seconds of audio after the onset each network scores."""
-HIDDEN = 32
+HIDDEN = 64
 EPOCHS = 400
 LEARNING_RATE = 3e-3
 L2 = 1e-3
@@ -82,7 +88,57 @@ FRAME_SAMPLES = int(FRAME_S * BENCH_SAMPLE_RATE_HZ)
 DITHER = 1e-4
 """Background noise amplitude of the rendered clips (the sets' leads are near silence)."""
 
+ESPEAK_VOICES = (
+    "en-us+m1",
+    "en-us+m2",
+    "en-us+m4",
+    "en-us+m6",
+    "en-us+f1",
+    "en-us+f2",
+    "en-us+f5",
+    "en-gb+m2",
+    "en-gb+f2",
+    "en+klatt",
+)
+"""espeak-ng voices for the second half of the training speech (none of them is one of
+`bench.onset_voices.VOICES`, which are kept for the held-out-voice check)."""
+ESPEAK_PITCH = (20, 80)
+"""espeak-ng pitch range (its 0-99 scale) drawn per render."""
+ESPEAK_WPM = (140, 190)
+"""espeak-ng speaking-rate range, words per minute."""
+
 _RENDERER: Renderer | None = None
+
+
+def espeak(text: str, voice: str, *, pitch: int = 50, wpm: int = 165) -> Samples:
+    """`text` spoken by espeak-ng `voice` (Debian package `espeak-ng`, a development-time
+    tool like Piper), 16 kHz mono float, peak 0.3."""
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        raise SystemExit("espeak-ng not found: install the Debian package `espeak-ng`")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "x.wav"
+        subprocess.run(
+            [exe, "-v", voice, "-p", str(pitch), "-s", str(wpm), "-w", str(out), text],
+            check=True,
+            capture_output=True,
+        )
+        x = load_audio(out)
+    peak = float(np.abs(x).max()) if len(x) else 0.0
+    return (x * (0.3 / peak)).astype(np.float32) if peak > 0 else x
+
+
+def render_espeak(specs: Sequence[OverlapSpec], rng: random.Random) -> list[Samples]:
+    """Each spec's first words in a random training espeak-ng voice, pitch and rate."""
+    return [
+        espeak(
+            " ".join(s.text.split()[:MAX_WORDS]),
+            rng.choice(ESPEAK_VOICES),
+            pitch=rng.randint(*ESPEAK_PITCH),
+            wpm=rng.randint(*ESPEAK_WPM),
+        )
+        for s in specs
+    ]
 
 
 def _render(job: tuple[str, float]) -> Samples:
@@ -291,6 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         pool = [s for s in train if s.label == label and s.text.strip()]
         picked.extend(rng.sample(pool, min(args.per_label, len(pool))))
     speech = render_all(picked, rng, workers=args.workers, cache=args.cache)
+    espoken = render_espeak(picked, rng)
     t_render = time.time() - t0
     feats: dict[float, list[npt.NDArray[np.float32]]] = {h: [] for h in HORIZONS_S}
     ys: list[float] = []
@@ -304,12 +361,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         for h, v in zip(HORIZONS_S, f, strict=True):
             feats[h].append(v)
 
-    for spec, s in zip(picked, speech, strict=True):
-        if len(s) == 0:
-            continue
+    for spec, s, e in zip(picked, speech, espoken, strict=True):
         y = 1.0 if spec.label == "interruption" else 0.0
-        for _ in range(COPIES):
-            add(perturb(s, babble, np_rng), y)
+        for clip in (s, e):
+            if len(clip) == 0:
+                continue
+            for _ in range(COPIES):
+                add(perturb(clip, babble, np_rng), y)
     n_noise = int(NOISE_SHARE * len(ys))
     for _ in range(n_noise):
         add(_place(sound_burst(np_rng), np_rng), 0.0)

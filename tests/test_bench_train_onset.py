@@ -79,3 +79,20 @@ def test_fit_learns_to_tell_two_sounds_apart_at_every_horizon() -> None:
     for h in HORIZONS_S:
         scores = np.array([model.logit_features(h, v) for v in feats[h]])
         assert roc_report(scores, y_arr)["auc"] > 0.95, h
+
+
+def test_held_out_voices_are_not_training_voices() -> None:
+    from bench.onset_voices import VOICES
+    from bench.train_onset import ESPEAK_VOICES
+
+    assert not set(VOICES) & set(ESPEAK_VOICES)
+
+
+def test_the_voice_check_applies_the_deciders_running_mean_rule() -> None:
+    from bench.onset_voices import rule_fires
+
+    # (P, voiced s) per horizon: one confident horizon after a doubtful one is not enough
+    assert not rule_fires([(0.5, 0.15), (0.99, 0.2)], 0.97, 0.12)
+    assert rule_fires([(0.98, 0.15), (0.97, 0.2)], 0.97, 0.12)
+    # confident but too little voiced sound (a click)
+    assert not rule_fires([(0.99, 0.04), (0.99, 0.06)], 0.97, 0.12)
