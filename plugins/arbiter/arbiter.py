@@ -382,6 +382,10 @@ class InterruptionArbiter:
                 scorer.stop()
             if not d.agent_speaking:
                 self._onset_vad_start_s = None
+                if self._onset_vad.speaking:
+                    # a run of sound left open when the agent stopped must not hide the
+                    # next onset (no "start" edge would come)
+                    self._onset_vad = VoiceActivity()
                 return
             if gate is None and scorer is None:
                 return
