@@ -27,8 +27,8 @@ from bench.manifest import load_overlap_manifest
 from bench.runners import load_item_audio
 from bench.train_onset import MAX_WORDS, _place, espeak, onset_of, roc_report
 from bench.types import BENCH_SAMPLE_RATE_HZ, Samples
-from plugins.arbiter.model import load_params
-from plugins.arbiter.onset import OnsetModel, onset_features, voiced_seconds, window_s
+from plugins.arbiter.model import HASH_DIM, ArbiterDecider, ArbiterParams, TextModel, load_params
+from plugins.arbiter.onset import OnsetModel, OnsetScore
 
 VOICES = ("en-us+m3", "en-us+f3", "en+m1", "en-us+f4")
 """espeak-ng voices (language + variant) held out from training: neither Piper's nor
@@ -37,51 +37,43 @@ SPEED_WPM = 165
 SEED = 20261130
 
 
-def early_scores(model: OnsetModel, x: Samples) -> list[tuple[float, float]] | None:
-    """(P, voiced s) per horizon of a clip, from its detected onset (None: no onset)."""
+def early_scores(model: OnsetModel, x: Samples) -> list[OnsetScore] | None:
+    """The score of every horizon of a clip, from its detected onset (None: no onset)."""
     at = onset_of(x)
     if at is None:
         return None
-    y = x[at:]
-    out = []
-    for h in model.horizons_s:
-        w = y[: int(round(window_s(h) * BENCH_SAMPLE_RATE_HZ))]
-        z = model.logit_features(h, onset_features(w, BENCH_SAMPLE_RATE_HZ, h))
-        p = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
-        out.append(
-            (
-                float(p),
-                voiced_seconds(w[: int(round(h * BENCH_SAMPLE_RATE_HZ))], BENCH_SAMPLE_RATE_HZ),
-            )
-        )
-    return out
+    return [model.score(x[at:], BENCH_SAMPLE_RATE_HZ, h) for h in model.horizons_s]
 
 
-def rule_fires(
-    scores: Sequence[tuple[float, float]], threshold: float, min_voiced_s: float
-) -> bool:
-    """The decider's early rule: running mean of the horizons >= threshold, enough voice."""
-    total = 0.0
-    for k, (p, voiced) in enumerate(scores, start=1):
-        total += p
-        if total / k >= threshold and voiced >= min_voiced_s:
-            return True
-    return False
+_NO_WORDS = TextModel(np.zeros(HASH_DIM, dtype=np.float32), 0.0)
+"""The early rule never reads words: a text model of zeros stands in."""
+
+
+def rule_fires(scores: Sequence[OnsetScore], params: ArbiterParams) -> bool:
+    """Whether the decider's early rule (`ArbiterDecider.push_onset_probability`) stops the
+    agent on these scores of one onset, with no other evidence."""
+    d = ArbiterDecider(_NO_WORDS, params=params)
+    d.on_agent_speech("", 0.0)
+    d.on_user_speech_start(0.0)
+    return any(
+        d.push_onset_probability(sc.probability, sc.horizon_s, sc.horizon_s, voiced_s=sc.voiced_s)
+        is not None
+        for sc in scores
+    )
 
 
 def summarize(
     name: str,
-    rows: Sequence[tuple[bool, list[tuple[float, float]]]],
+    rows: Sequence[tuple[bool, list[OnsetScore]]],
     model: OnsetModel,
-    threshold: float,
-    min_voiced_s: float,
+    params: ArbiterParams,
 ) -> str:
     y = np.array([1.0 if pos else 0.0 for pos, _ in rows])
     aucs = []
     for k in range(len(model.horizons_s)):
-        r = roc_report(np.array([s[k][0] for _, s in rows]), y)
+        r = roc_report(np.array([s[k].probability for _, s in rows]), y)
         aucs.append(f"{r.get('auc', float('nan')):.3f}")
-    fires = np.array([rule_fires(s, threshold, min_voiced_s) for _, s in rows])
+    fires = np.array([rule_fires(s, params) for _, s in rows])
     fa = float(fires[y == 0].mean()) if (y == 0).any() else float("nan")
     caught = float(fires[y == 1].mean()) if (y == 1).any() else float("nan")
     return (
@@ -101,8 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     params = load_params()
     items = load_overlap_manifest(args.manifest)[: args.limit]
     np_rng = np.random.default_rng(SEED)
-    own: list[tuple[bool, list[tuple[float, float]]]] = []
-    by_voice: dict[str, list[tuple[bool, list[tuple[float, float]]]]] = {v: [] for v in VOICES}
+    own: list[tuple[bool, list[OnsetScore]]] = []
+    by_voice: dict[str, list[tuple[bool, list[OnsetScore]]]] = {v: [] for v in VOICES}
     for k, item in enumerate(items):
         pos = item.label == "interruption"
         s = early_scores(model, load_item_audio(item.audio))
@@ -126,23 +118,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "| audio | clips | AUC per horizon | backchannels stopped | interruptions stopped early |"
     )
     print("| --- | --- | --- | --- | --- |")
-    print(
-        summarize(
-            f"{args.manifest.name} (Piper)", own, model, params.early_threshold, params.min_voiced_s
-        )
-    )
     pooled = [r for v in VOICES for r in by_voice[v]]
-    for v in VOICES:
-        print(
-            summarize(
-                f"espeak-ng {v}", by_voice[v], model, params.early_threshold, params.min_voiced_s
-            )
-        )
-    print(
-        summarize(
-            "espeak-ng, all voices", pooled, model, params.early_threshold, params.min_voiced_s
-        )
-    )
+    rows = [
+        (f"{args.manifest.name} (Piper)", own),
+        *((f"espeak-ng {v}", by_voice[v]) for v in VOICES),
+        ("espeak-ng, all voices", pooled),
+    ]
+    for name, scored in rows:
+        print(summarize(name, scored, model, params))
     return 0
 
 

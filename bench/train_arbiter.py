@@ -212,49 +212,36 @@ def choose_params(
         )
         return best, True
 
+    def sweep(base: ArbiterParams, grid: dict[str, tuple[float, ...]]) -> list[dict[str, object]]:
+        return [
+            evaluate(replace(base, **dict(zip(grid, values, strict=True))))  # type: ignore[arg-type]
+            for values in itertools.product(*grid.values())
+        ]
+
     # stage 1: words and duration (the early audio classifier off)
-    rows = [
-        evaluate(
-            replace(
-                ArbiterParams(),
-                interrupt_threshold=it,
-                final_threshold=ft,
-                sustained_speech_s=ss,
-                short_speech_s=sh,
-                short_threshold=st,
-            )
-        )
-        for it, ft, ss, sh, st in itertools.product(
-            (0.8, 0.9, 0.95),  # interrupt_threshold
-            (0.3, 0.5, 0.7),  # final_threshold
-            (0.5, 0.6, 0.7, 0.8, 1.0),  # sustained_speech_s
-            (0.4, 0.6, 0.8),  # short_speech_s
-            (0.95, 0.99, 0.999, 1.0),  # short_threshold
-        )
-    ]
+    rows = sweep(
+        ArbiterParams(),
+        {
+            "interrupt_threshold": (0.8, 0.9, 0.95),
+            "final_threshold": (0.3, 0.5, 0.7),
+            "sustained_speech_s": (0.5, 0.6, 0.7, 0.8, 1.0),
+            "short_speech_s": (0.4, 0.6, 0.8),
+            "short_threshold": (0.95, 0.99, 0.999, 1.0),
+        },
+    )
     words_only, _ = best_of(rows)
     # stage 2: the early threshold, with the word and duration rules it trades against
-    base = ArbiterParams(**words_only["params"])  # type: ignore[arg-type]
     if probe.onset_model is not None:
-        rows += [
-            evaluate(
-                replace(
-                    base,
-                    early_threshold=et,
-                    short_audio_threshold=sa,
-                    final_threshold=ft,
-                    sustained_speech_s=ss,
-                    short_threshold=st,
-                )
-            )
-            for et, sa, ft, ss, st in itertools.product(
-                EARLY_THRESHOLDS,
-                (1.0, 0.9, 0.8, 0.7),  # short_audio_threshold
-                (0.3, 0.5),  # final_threshold
-                (0.6, 0.7, 0.8),  # sustained_speech_s
-                (0.99, 0.999, 1.0),  # short_threshold
-            )
-        ]
+        rows += sweep(
+            ArbiterParams(**words_only["params"]),  # type: ignore[arg-type]
+            {
+                "early_threshold": EARLY_THRESHOLDS,
+                "short_audio_threshold": (1.0, 0.9, 0.8, 0.7),
+                "final_threshold": (0.3, 0.5),
+                "sustained_speech_s": (0.6, 0.7, 0.8),
+                "short_threshold": (0.99, 0.999, 1.0),
+            },
+        )
     best, met = best_of(rows)
     return {
         "chosen": best,

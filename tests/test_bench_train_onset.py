@@ -90,9 +90,17 @@ def test_held_out_voices_are_not_training_voices() -> None:
 
 def test_the_voice_check_applies_the_deciders_running_mean_rule() -> None:
     from bench.onset_voices import rule_fires
+    from plugins.arbiter.model import ArbiterParams
+    from plugins.arbiter.onset import OnsetScore
 
-    # (P, voiced s) per horizon: one confident horizon after a doubtful one is not enough
-    assert not rule_fires([(0.5, 0.15), (0.99, 0.2)], 0.97, 0.12)
-    assert rule_fires([(0.98, 0.15), (0.97, 0.2)], 0.97, 0.12)
+    params = ArbiterParams(early_threshold=0.97, min_voiced_s=0.12)
+
+    def scores(*pv: tuple[float, float]) -> list[OnsetScore]:
+        # (P, voiced s) at the horizons 0.15 and 0.2 s
+        return [OnsetScore(h, p, v) for h, (p, v) in zip((0.15, 0.2), pv, strict=True)]
+
+    # one confident horizon after a doubtful one is not enough
+    assert not rule_fires(scores((0.5, 0.15), (0.99, 0.2)), params)
+    assert rule_fires(scores((0.98, 0.15), (0.97, 0.2)), params)
     # confident but too little voiced sound (a click)
-    assert not rule_fires([(0.99, 0.04), (0.99, 0.06)], 0.97, 0.12)
+    assert not rule_fires(scores((0.99, 0.04), (0.99, 0.06)), params)

@@ -406,9 +406,13 @@ class _Overlap:
     echo_correlation: float | None = None
     echo_transcripts: int = 0
     run_start_s: float | None = None
-    onset_probability: float | None = None
     early_scores: list[float] = field(default_factory=list)
     early_horizon_s: float = 0.0
+
+    @property
+    def onset_probability(self) -> float | None:
+        """Mean of the latest onset's early audio scores (None: not scored)."""
+        return sum(self.early_scores) / len(self.early_scores) if self.early_scores else None
 
 
 class ArbiterDecider:
@@ -549,13 +553,12 @@ class ArbiterDecider:
             ov.early_scores = []
         ov.early_scores.append(probability)
         ov.early_horizon_s = horizon_s
-        ov.onset_probability = sum(ov.early_scores) / len(ov.early_scores)
-        probability = ov.onset_probability
+        mean = sum(ov.early_scores) / len(ov.early_scores)
         p = self.params
         voiced = ov.voiced_s if voiced_s is None else max(ov.voiced_s, voiced_s)
         if (
             p.early_threshold < 1.0
-            and probability >= p.early_threshold
+            and mean >= p.early_threshold
             and voiced >= p.min_voiced_s
             # the model never heard echo: the user's own sound must outweigh it
             and ov.echo_s <= ov.voiced_s

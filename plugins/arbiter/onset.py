@@ -123,6 +123,29 @@ def onset_features(
     return out
 
 
+@dataclass(frozen=True)
+class OnsetScore:
+    """The early audio classifier's verdict on one horizon of an onset."""
+
+    horizon_s: float
+    """Audio after the onset that was scored, seconds."""
+    probability: float
+    """P(interruption) (0..1)."""
+    voiced_s: float
+    """Voiced sound in the scored audio (`model.AudioFeatures.voiced` per 20 ms), seconds."""
+
+
+def voiced_seconds(samples: npt.NDArray[np.floating], sample_rate_hz: int) -> float:
+    """Seconds of voiced 20 ms blocks (level and voicing as `model.AudioFeatures.voiced`)."""
+    n = max(1, int(round(VOICED_BLOCK_S * sample_rate_hz)))
+    x = np.asarray(samples, dtype=np.float32).reshape(-1)
+    return sum(
+        VOICED_BLOCK_S
+        for k in range(len(x) // n)
+        if frame_features(x[k * n : (k + 1) * n], sample_rate_hz).voiced
+    )
+
+
 class OnsetModel:
     """P(interruption | first `horizon_s` of the user's audio) for a few fixed horizons.
 
@@ -182,6 +205,18 @@ class OnsetModel:
         h = np.tanh(z @ p["w1"] + p["b1"])
         return float(h @ p["w2"] + p["b2"])
 
+    def score(
+        self, samples: npt.NDArray[np.floating], sample_rate_hz: int, horizon_s: float
+    ) -> OnsetScore:
+        """`OnsetScore` of audio starting at the onset: P(interruption) of its first
+        `window_s(horizon_s)` and the voiced sound in its first `horizon_s`."""
+        x = np.asarray(samples).reshape(-1)[: int(round(window_s(horizon_s) * sample_rate_hz))]
+        return OnsetScore(
+            horizon_s=horizon_s,
+            probability=self.probability(x, sample_rate_hz, horizon_s),
+            voiced_s=voiced_seconds(x[: int(round(horizon_s * sample_rate_hz))], sample_rate_hz),
+        )
+
     def probability(
         self, samples: npt.NDArray[np.floating], sample_rate_hz: int, horizon_s: float
     ) -> float:
@@ -240,29 +275,6 @@ class OnsetAudio:
         self._kept = 0
 
 
-@dataclass(frozen=True)
-class OnsetScore:
-    """The early audio classifier's verdict on one horizon of an onset."""
-
-    horizon_s: float
-    """Audio after the onset that was scored, seconds."""
-    probability: float
-    """P(interruption) (0..1)."""
-    voiced_s: float
-    """Voiced sound in the scored audio (`model.AudioFeatures.voiced` per 20 ms), seconds."""
-
-
-def voiced_seconds(samples: npt.NDArray[np.floating], sample_rate_hz: int) -> float:
-    """Seconds of voiced 20 ms blocks (level and voicing as `model.AudioFeatures.voiced`)."""
-    n = max(1, int(round(VOICED_BLOCK_S * sample_rate_hz)))
-    x = np.asarray(samples, dtype=np.float32).reshape(-1)
-    return sum(
-        VOICED_BLOCK_S
-        for k in range(len(x) // n)
-        if frame_features(x[k * n : (k + 1) * n], sample_rate_hz).voiced
-    )
-
-
 class OnsetScorer:
     """Runs an `OnsetModel` on a stream: keeps the recent audio and, once per horizon after
     each `start`, scores the audio from the onset (0.3-7 ms of numpy per score)."""
@@ -297,13 +309,5 @@ class OnsetScorer:
             and end_s >= onset + window_s(self._pending[0]) - 1e-9
         ):
             h = self._pending.pop(0)
-            rate = self.audio.sample_rate_hz
-            x = self.audio.since(onset)[: int(round(window_s(h) * rate))]
-            out.append(
-                OnsetScore(
-                    horizon_s=h,
-                    probability=self.model.probability(x, rate, h),
-                    voiced_s=voiced_seconds(x[: int(round(h * rate))], rate),
-                )
-            )
+            out.append(self.model.score(self.audio.since(onset), self.audio.sample_rate_hz, h))
         return out
