@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -46,6 +47,16 @@ def spread_subset(items: Sequence[T], limit: int | None) -> list[T]:
 
 class ManifestError(ValueError):
     """A manifest is unusable; the message names the file and, for a bad line, its number."""
+
+
+def refuse_test_manifests(paths: Iterable[Path], why: str) -> bool:
+    """For the tools that train, choose or check on val: True (after saying so on stderr,
+    with `why`) when any of `paths` is a test split's manifest, which they must not read."""
+    for m in paths:
+        if "test" in m.name:
+            print(f"refusing {m}: {why}", file=sys.stderr)
+            return True
+    return False
 
 
 def _lines(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:

@@ -16,14 +16,13 @@ the words and duration rules behind it are unchanged.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from bench.manifest import load_overlap_manifest
+from bench.manifest import load_overlap_manifest, refuse_test_manifests
 from bench.runners import load_item_audio
 from bench.train_onset import MAX_WORDS, _place, espeak, onset_of, roc_report
 from bench.types import BENCH_SAMPLE_RATE_HZ, Samples
@@ -86,8 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--manifest", type=Path, required=True, help="val overlap manifest")
     ap.add_argument("--limit", type=int, default=None, help="first N items")
     args = ap.parse_args(argv)
-    if "test" in args.manifest.name:
-        print("refusing a test manifest: this is a development check on val", file=sys.stderr)
+    if refuse_test_manifests([args.manifest], "this is a development check on val"):
         return 2
     model = OnsetModel.load()
     params = load_params()

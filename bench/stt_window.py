@@ -17,12 +17,16 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.manifest import load_endpoint_manifest, load_overlap_manifest, spread_subset
+from bench.manifest import (
+    load_endpoint_manifest,
+    load_overlap_manifest,
+    refuse_test_manifests,
+    spread_subset,
+)
 from bench.runners import load_item_audio
 from bench.types import BENCH_SAMPLE_RATE_HZ
 
@@ -60,8 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--windows", default="30,10,8", help="min_window_s values, comma-separated")
     ap.add_argument("--out", type=Path, default=None, help="also write the table as JSON")
     args = ap.parse_args(argv)
-    if any("test" in m.name for m in args.manifest):
-        print("refusing a test manifest: the window is chosen on val", file=sys.stderr)
+    if refuse_test_manifests(args.manifest, "the window is chosen on val"):
         return 2
     from plugins.local_stt import WhisperTranscriber, transcribe_timeline
 

@@ -31,7 +31,6 @@ import itertools
 import json
 import math
 import random
-import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -42,6 +41,7 @@ import numpy.typing as npt
 
 from bench.corpus import read_mrda_split, read_swda_split
 from bench.derive import OverlapSpec, derive_mrda_overlaps, derive_swda_overlaps
+from bench.manifest import refuse_test_manifests
 from plugins.arbiter.model import (
     DATA_DIR,
     HASH_DIM,
@@ -277,10 +277,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ap.add_argument("--out", type=Path, default=DATA_DIR)
     args = ap.parse_args(argv)
-    for m in args.val_manifest:
-        if "test" in m.name:
-            print(f"refusing {m}: thresholds are chosen on val, never on test", file=sys.stderr)
-            return 2
+    if refuse_test_manifests(args.val_manifest, "thresholds are chosen on val, never on test"):
+        return 2
     t0 = time.time()
     rng = random.Random(SEED)
     train = derive_items(args.data, "train")

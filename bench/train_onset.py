@@ -39,7 +39,6 @@ import multiprocessing as mp
 import random
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -50,6 +49,7 @@ import numpy.typing as npt
 
 from bench.audio import load_audio, resample
 from bench.derive import OverlapSpec
+from bench.manifest import refuse_test_manifests
 from bench.render import (
     RENDER_VERSION,
     Renderer,
@@ -334,10 +334,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="where the rendered train speech is kept between runs",
     )
     args = ap.parse_args(argv)
-    for m in args.val_manifest:
-        if "test" in m.name:
-            print(f"refusing {m}: the test split is for final reporting only", file=sys.stderr)
-            return 2
+    if refuse_test_manifests(args.val_manifest, "the test split is for final reporting only"):
+        return 2
     t0 = time.time()
     rng = random.Random(SEED)
     np_rng = np.random.default_rng(SEED)

@@ -294,3 +294,21 @@ def test_speech_bounds_find_the_tone() -> None:
     x = np.concatenate([np.zeros(800, np.float32), _tone(0.5), np.zeros(1600, np.float32)])
     a, b = speech_bounds(x, RATE)
     assert a == 800 and b == 800 + 8000
+
+
+def test_tools_that_tune_on_val_refuse_test_manifests(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench import onset_voices, stt_window, train_arbiter, train_onset
+    from bench.manifest import refuse_test_manifests
+
+    val, test = tmp_path / "val-clean.jsonl", tmp_path / "test-clean.jsonl"
+    assert not refuse_test_manifests([val], "why")
+    assert refuse_test_manifests([val, test], "chosen on val")
+    assert f"refusing {test}: chosen on val" in capsys.readouterr().err
+    # each tool refuses before it reads anything (the data folder does not even exist)
+    missing = str(tmp_path / "no-data")
+    assert train_arbiter.main(["--data", missing, "--val-manifest", str(test)]) == 2
+    assert train_onset.main(["--data", missing, "--val-manifest", str(test)]) == 2
+    assert onset_voices.main(["--manifest", str(test)]) == 2
+    assert stt_window.main(["--manifest", str(test)]) == 2
