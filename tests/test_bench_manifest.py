@@ -299,7 +299,7 @@ def test_speech_bounds_find_the_tone() -> None:
 def test_tools_that_tune_on_val_refuse_test_manifests(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from bench import onset_voices, stt_window, train_arbiter, train_onset
+    from bench import endpoint_text, onset_voices, stt_window, train_arbiter, train_onset
     from bench.manifest import refuse_test_manifests
 
     val, test = tmp_path / "val-clean.jsonl", tmp_path / "test-clean.jsonl"
@@ -312,3 +312,4 @@ def test_tools_that_tune_on_val_refuse_test_manifests(
     assert train_onset.main(["--data", missing, "--val-manifest", str(test)]) == 2
     assert onset_voices.main(["--manifest", str(test)]) == 2
     assert stt_window.main(["--manifest", str(test)]) == 2
+    assert endpoint_text.main(["--manifest", str(test)]) == 2

@@ -232,3 +232,31 @@ def test_stt_window_scoring_on_literal_words() -> None:
     assert edit_distance(["a", "b", "c"], ["a", "c"]) == 1  # deletion
     assert edit_distance(["a", "b"], ["a", "b", "b", "b"]) == 2  # insertions
     assert edit_distance(["a", "b"], []) == 2
+
+
+def test_endpoint_text_reference_timeline() -> None:
+    from pathlib import Path
+
+    from bench.endpoint_text import reference_timeline
+
+    item = EndpointItem(
+        id="x",
+        audio=Path("x.wav"),
+        speech_end_s=4.0,
+        pauses=((1.0, 1.5), (2.5, 2.8)),
+        text="so we go and then we stop.",
+        pause_texts=("so we go", "so we go and then"),
+    )
+    tl = reference_timeline(item, 0.2)
+    assert [(e.at_s, e.audio_end_s, e.text) for e in tl] == [
+        (1.2, 1.0, "so we go"),
+        (2.7, 2.5, "so we go and then"),
+        (4.2, 4.0, "so we go and then we stop."),
+    ]
+    assert not any(e.is_final for e in tl)
+    with pytest.raises(ValueError, match="pause_texts"):
+        reference_timeline(
+            EndpointItem(id="y", audio=Path("y.wav"), speech_end_s=1.0, pauses=((0.2, 0.5),)), 0.0
+        )
+    with pytest.raises(ValueError, match="lag_s"):
+        reference_timeline(item, -0.1)
