@@ -17,7 +17,9 @@ Reproducible: `python -m bench.train_arbiter --data ../shared/data [--val-manife
    lowest median (then 95th percentile) stop latency. Two stages:
    the word and duration rules with the early audio classifier off, then, around the point
    they chose, its threshold (`EARLY_THRESHOLDS`, the shipped `onset_model.npz` from
-   `bench.train_onset`) with the rules it trades against; the best of both stages is kept.
+   `bench.train_onset`) with the rules it trades against, including how sure it must be of
+   a backchannel to hold back the sustained-speech rule (`SUSTAINED_AUDIO_FLOORS`); the
+   best of both stages is kept.
    Without val audio the defaults of `ArbiterParams` are written and the report says so.
 
 Writes `plugins/arbiter/data/text_model.npz` and `params.json` (with provenance).
@@ -62,6 +64,9 @@ EPOCHS = 300
 LEARNING_RATE = 0.5
 EARLY_THRESHOLDS = (1.0, 0.995, 0.99, 0.98, 0.97, 0.96, 0.95, 0.93, 0.9, 0.85)
 """Early audio classifier thresholds tried on val (1.0 = off)."""
+SUSTAINED_AUDIO_FLOORS = (0.0, 0.3, 0.5)
+"""Early audio probabilities below which sustained speech waits for `long_backchannel_s`
+(left at its 2 s default, not tuned), tried on val (0 = no gate)."""
 RECALL_TOLERANCE = 0.01
 """Operating points whose val recall is within this of the best are equals (one point is
 about three val items); the fastest of them is kept."""
@@ -238,7 +243,8 @@ def choose_params(
                 "early_threshold": EARLY_THRESHOLDS,
                 "short_audio_threshold": (1.0, 0.9, 0.8, 0.7),
                 "final_threshold": (0.3, 0.5),
-                "sustained_speech_s": (0.6, 0.7, 0.8),
+                "sustained_speech_s": (0.5, 0.6, 0.7, 0.8),
+                "sustained_audio_floor": SUSTAINED_AUDIO_FLOORS,
                 "short_threshold": (0.99, 0.999, 1.0),
             },
         )

@@ -275,3 +275,38 @@ def test_the_sound_of_a_short_floor_grabber_vouches_for_its_word() -> None:
     # the same word on a sound that does not sound like it: the short-speech bar holds
     ev = short_no(0.3)
     assert ev is not None and ev.label == "backchannel"
+
+
+def _sustained_stop_s(params: ArbiterParams, early: float | None) -> float | None:
+    """When running speech from 1.0 s stops the agent, with one early score at 1.2 s."""
+    d = listening(params)
+    for k in range(200):  # 4 s of voiced frames
+        t = round(1.0 + 0.02 * (k + 1), 6)
+        ev = d.push_audio_features(VOICED, t)
+        if early is not None and k == 9:
+            ev = ev or d.push_onset_probability(early, 0.2, t)
+        if ev is not None:
+            assert ev.label == "interruption" and ev.cues == ("sustained_speech",)
+            return ev.latency_s
+    return None
+
+
+def test_speech_that_sounds_like_a_backchannel_waits_longer_before_it_stops_the_agent() -> None:
+    gated = ArbiterParams(
+        **{**PARAMS.__dict__, "sustained_audio_floor": 0.5, "long_backchannel_s": 2.0}
+    )
+    assert PARAMS.sustained_speech_s == 1.0
+    # "yeah, that's true" heard as a backchannel in its first syllables: 2 s, not 1 s
+    assert _sustained_stop_s(gated, 0.2) == pytest.approx(2.0, abs=0.03)
+    # an early score at or above the floor, or none at all: the plain rule
+    assert _sustained_stop_s(gated, 0.5) == pytest.approx(1.0, abs=0.03)
+    assert _sustained_stop_s(gated, None) == pytest.approx(1.0, abs=0.03)
+    # no gate by default
+    assert _sustained_stop_s(PARAMS, 0.2) == pytest.approx(1.0, abs=0.03)
+    # the long span never comes before the plain one
+    short_long = ArbiterParams(**{**gated.__dict__, "long_backchannel_s": 0.5})
+    assert _sustained_stop_s(short_long, 0.2) == pytest.approx(1.0, abs=0.03)
+    with pytest.raises(ValueError, match=r"long_backchannel_s must be in \[0.1, 10\]"):
+        ArbiterParams(long_backchannel_s=0.0)
+    with pytest.raises(ValueError, match=r"sustained_audio_floor must be in \[0, 1\]"):
+        ArbiterParams(sustained_audio_floor=1.5)

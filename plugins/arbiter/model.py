@@ -6,8 +6,11 @@ interruption ("wait", "no, the blue one", a question: the agent stops). Evidence
 order it arrives:
 
 - audio from the onset (`AudioFeatures` per 10-20 ms frame: level and voicing), giving the
-  voiced duration so far: sustained speech becomes an interruption, and mere sound that
-  never turns into words (a cough, a door) never stops the agent;
+  voiced duration so far: sustained speech becomes an interruption (later when the early
+  audio classifier heard a backchannel in its first syllables), and mere sound that never
+  turns into words (a cough, a door) never stops the agent;
+- the early audio classifier (`onset.OnsetModel`, pushed as probabilities): the first
+  0.15-0.6 s of sound alone can stop the agent when it is confident;
 - the streaming transcript (interim and final hypotheses), scored by `TextModel`, a
   hashed-feature logistic regression over the user's words so far and the end of the
   agent's words, trained on prefixes of real backchannels and floor-taking utterances
@@ -294,6 +297,14 @@ class ArbiterParams:
     """Span from the onset to the latest voiced frame of the still-running speech after
     which the overlap is an interruption whatever the words, seconds (backchannels are
     short)."""
+    sustained_audio_floor: float = 0.0
+    """Early audio P(interruption) (`OverlapEvent.onset_probability`, the mean of the
+    onset's horizons) below which sustained speech sounds like a long backchannel ("yeah,
+    that's true", "alright alright") and stops the agent only after `long_backchannel_s`
+    (0..1; 0 = no gate; without an early score there is no gate either)."""
+    long_backchannel_s: float = 2.0
+    """Span after which even speech that sounds like a backchannel stops the agent,
+    seconds (never earlier than `sustained_speech_s`)."""
     min_voiced_s: float = 0.12
     """Voiced speech required before any interruption, seconds (clicks never stop it)."""
     short_speech_s: float = 0.6
@@ -324,6 +335,7 @@ class ArbiterParams:
             "short_threshold",
             "early_threshold",
             "short_audio_threshold",
+            "sustained_audio_floor",
         ):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
@@ -331,6 +343,10 @@ class ArbiterParams:
         if not 0.1 <= self.sustained_speech_s <= 10.0:
             raise ValueError(
                 f"sustained_speech_s must be in [0.1, 10] s, got {self.sustained_speech_s}"
+            )
+        if not 0.1 <= self.long_backchannel_s <= 10.0:
+            raise ValueError(
+                f"long_backchannel_s must be in [0.1, 10] s, got {self.long_backchannel_s}"
             )
         if not 0.0 <= self.min_voiced_s <= 1.0:
             raise ValueError(f"min_voiced_s must be in [0, 1] s, got {self.min_voiced_s}")
@@ -618,7 +634,7 @@ class ArbiterDecider:
             # the onset was (partly) the agent's echo: measure the user's own run of speech
             start = max(start, ov.run_start_s)
         span = ov.last_voiced_s - start if ov.last_voiced_s is not None else 0.0
-        if ov.ended_at_s is None and span >= p.sustained_speech_s - 1e-9:
+        if ov.ended_at_s is None and span >= self._sustained_needed_s() - 1e-9:
             return self._decide("interruption", now_s, ("sustained_speech",))
         if ov.ended_at_s is None:
             return None
@@ -636,6 +652,15 @@ class ArbiterDecider:
         return None
 
     # ------------------------------------------------------------------ internals
+
+    def _sustained_needed_s(self) -> float:
+        """Span of running speech that stops the agent (see `sustained_audio_floor`), s."""
+        p = self.params
+        ov = self._ov
+        audio = ov.onset_probability if ov is not None else None
+        if audio is not None and audio < p.sustained_audio_floor:
+            return max(p.long_backchannel_s, p.sustained_speech_s)
+        return p.sustained_speech_s
 
     def _short_needed(self) -> float:
         """P(interruption) the words of a short utterance need (see `short_audio_threshold`)."""
