@@ -227,3 +227,20 @@ def test_short_window_transcribes_like_the_full_window() -> None:
         assert shared >= len(want) - 1, (want, got)
     assert short.calls == 3 and full.full_window_calls == 3
     assert short.full_window_calls < short.calls
+
+
+@pytest.mark.slow
+def test_an_interim_never_waits_for_the_full_window(whisper: WhisperTranscriber) -> None:
+    # the first 0.3 s of "two two three" fails the short window's checks (measured
+    # 2026-11-30: the full-window re-decode took 1.2 s and blocked the stream's final)
+    from sim.audio import load_clip
+
+    audio = load_clip(Path(__file__).parent.parent / "sim/assets/user/number_part2.flac", SR)
+    head = np.asarray(audio, dtype=np.float32)[: int(0.3 * SR)]
+    full_before, skipped_before = whisper.full_window_calls, whisper.skipped_interims
+    assert whisper.transcribe(head, interim=True) == ""
+    assert whisper.skipped_interims == skipped_before + 1
+    assert whisper.full_window_calls == full_before
+    # a final of the same audio still gets the full-window decode
+    whisper.transcribe(head)
+    assert whisper.full_window_calls == full_before + 1

@@ -126,6 +126,8 @@ class WhisperTranscriber:
         self._lock = threading.Lock()
         self.full_window_calls = 0
         """Calls that were (re-)decoded on the full 30 s window (for the benchmark report)."""
+        self.skipped_interims = 0
+        """Interim calls whose short-window decode failed and that returned "" instead."""
         self.calls = 0
         """Calls that reached the decoder."""
 
@@ -169,8 +171,13 @@ class WhisperTranscriber:
         )
         logger.info("whisper loaded from %s in %.2f s", path, time.perf_counter() - started)
 
-    def transcribe(self, samples_16k: Samples) -> str:
-        """Transcribe mono float32 16 kHz audio; returns the text (stripped, may be "")."""
+    def transcribe(self, samples_16k: Samples, *, interim: bool = False) -> str:
+        """Transcribe mono float32 16 kHz audio; returns the text (stripped, may be "").
+
+        When the short encoder window fails Whisper's repetition/confidence tests, a final
+        (`interim=False`) is re-decoded on the full 30 s window (about 1 s of CPU on tiny.en);
+        an interim returns "" instead: a streaming partial is best effort, and a second of
+        blocking decode would delay every later hypothesis, the final included."""
         if self._model is None:
             raise RuntimeError("WhisperTranscriber.load() must be called before transcribe()")
         audio = _check_samples(samples_16k)
@@ -184,7 +191,10 @@ class WhisperTranscriber:
                 if self._decoder is None:
                     self._decoder = _WindowDecoder(self._model, self._initial_prompt)
                 text = self._decoder.decode(audio, window_s, beam_size=self._beam_size)
-            if text is None:
+            if text is None and interim:
+                self.skipped_interims += 1
+                text = ""
+            elif text is None:
                 self.full_window_calls += 1
                 text = self._transcribe_full_window(audio)
         logger.debug("whisper: %r", text)

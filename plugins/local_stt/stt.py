@@ -194,7 +194,11 @@ class LocalSpeechStream(stt.RecognizeStream):
             self._busy = True
             try:
                 started = time.perf_counter()
-                text = await asyncio.to_thread(transcriber.transcribe, ev.audio)
+                text = await asyncio.to_thread(
+                    transcriber.transcribe,
+                    ev.audio,
+                    interim=ev.type is not SegmenterEventType.END,
+                )
                 inference_s = time.perf_counter() - started
             finally:
                 self._busy = False
