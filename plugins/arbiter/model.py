@@ -10,7 +10,7 @@ order it arrives:
   audio classifier heard a backchannel in its first syllables), and mere sound that never
   turns into words (a cough, a door) never stops the agent;
 - the early audio classifier (`onset.OnsetModel`, pushed as probabilities): the first
-  0.15-0.6 s of sound alone can stop the agent when it is confident;
+  0.15-0.4 s of sound alone can stop the agent when it is confident;
 - the streaming transcript (interim and final hypotheses), scored by `TextModel`, a
   hashed-feature logistic regression over the user's words so far and the end of the
   agent's words, trained on prefixes of real backchannels and floor-taking utterances
@@ -32,7 +32,8 @@ import math
 import re
 import zipfile
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -85,6 +86,19 @@ OverlapLabel = Literal["backchannel", "interruption"]
 
 class ModelFileError(RuntimeError):
     """The shipped model or parameter file is missing or malformed."""
+
+
+@contextmanager
+def reading_npz(path: Path, what: str, rebuild_module: str) -> Iterator[None]:
+    """Turn any failure to read or parse the .npz `path` inside the block into a
+    `ModelFileError` naming the file, the cause and the command that rebuilds it."""
+    try:
+        yield
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise ModelFileError(
+            f"cannot read arbiter {what} {path}: {exc}; "
+            f"rebuild it with `python -m {rebuild_module}`"
+        ) from exc
 
 
 class ArbiterState(Enum):
@@ -260,14 +274,8 @@ class TextModel:
     def load(cls, path: Path | None = None) -> TextModel:
         """Read weights from an .npz (default: the shipped `data/text_model.npz`)."""
         p = path or DATA_DIR / MODEL_FILE
-        try:
-            with np.load(p) as z:
-                return cls(np.asarray(z["weights"]), float(z["bias"]))
-        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-            raise ModelFileError(
-                f"cannot read arbiter text model {p}: {exc}; "
-                "rebuild it with `python -m bench.train_arbiter`"
-            ) from exc
+        with reading_npz(p, "text model", "bench.train_arbiter"), np.load(p) as z:
+            return cls(np.asarray(z["weights"]), float(z["bias"]))
 
     def save(self, path: Path) -> None:
         """Write the weights as a compressed .npz."""

@@ -16,7 +16,6 @@ speech detector reports after the fact.
 from __future__ import annotations
 
 import math
-import zipfile
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from .model import DATA_DIR, ModelFileError, frame_features
+from .model import DATA_DIR, ModelFileError, frame_features, reading_npz
 
 __all__ = [
     "ONSET_MODEL_FILE",
@@ -180,18 +179,13 @@ class OnsetModel:
     def load(cls, path: Path | None = None) -> OnsetModel:
         """Read the weights (default: the shipped `data/onset_model.npz`)."""
         p = path or DATA_DIR / ONSET_MODEL_FILE
-        try:
+        with reading_npz(p, "onset model", "bench.train_onset"):
             with np.load(p) as z:
                 layers: dict[float, dict[str, npt.NDArray[np.float32]]] = {}
                 for key in z.files:
                     tag, name = key.split("/", 1)
                     layers.setdefault(float(tag), {})[name] = np.asarray(z[key], np.float32)
             return cls(layers)
-        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-            raise ModelFileError(
-                f"cannot read arbiter onset model {p}: {exc}; "
-                "rebuild it with `python -m bench.train_onset`"
-            ) from exc
 
     def save(self, path: Path) -> None:
         """Write the weights as a compressed .npz."""
