@@ -9,6 +9,7 @@ open, the final arrives `final_delay_s` after the segment closes. No model, no t
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any
 
 from livekit.agents import LanguageCode, stt, utils
@@ -48,11 +49,17 @@ class ScriptedSTT(stt.STT[Any]):
         min_silence_s: float = 0.6,
         final_delay_s: float = 0.25,
         interim_interval_s: float = 0.3,
+        stalls_s: Mapping[int, float] | None = None,
     ) -> None:
         """`min_silence_s` (0.02..5), `final_delay_s` (0..3) provider latency of finals,
-        `interim_interval_s` (0.05..5)."""
+        `interim_interval_s` (0.05..5). `stalls_s` maps a segment index to extra seconds
+        (0..10) its transcripts are held back: no interims, the final that much later (a
+        recogniser stalled on a long decode)."""
         if not 0.0 <= final_delay_s <= 3.0:
             raise ValueError(f"final_delay_s must be in 0..3, got {final_delay_s}")
+        stalls = dict(stalls_s or {})
+        if any(not 0.0 <= v <= 10.0 for v in stalls.values()):
+            raise ValueError(f"stalls_s values must be in 0..10 s, got {stalls}")
         super().__init__(
             capabilities=stt.STTCapabilities(
                 streaming=True, interim_results=True, offline_recognize=False
@@ -63,13 +70,14 @@ class ScriptedSTT(stt.STT[Any]):
         self._interim_interval_s = interim_interval_s
         SpeechSegmenter(vad=self._vad, interim_interval_s=interim_interval_s)
         self.final_delay_s = final_delay_s
+        self.stalls_s = stalls
         self.segments_seen = 0
 
-    def next_text(self) -> str:
-        """Consume the next scripted transcript."""
+    def next_text(self) -> tuple[str, float]:
+        """Consume the next scripted transcript and its stall (s)."""
         i = self.segments_seen
         self.segments_seen += 1
-        return self._texts[i] if i < len(self._texts) else ""
+        return (self._texts[i] if i < len(self._texts) else ""), self.stalls_s.get(i, 0.0)
 
     async def _recognize_impl(
         self,
@@ -101,6 +109,7 @@ class _ScriptedStream(stt.RecognizeStream):
         self._owner = stt
         self._segmenter = segmenter
         self._text = ""
+        self._stall_s = 0.0
         self._pending: set[asyncio.Task[None]] = set()
 
     async def _run(self) -> None:
@@ -119,22 +128,22 @@ class _ScriptedStream(stt.RecognizeStream):
     def _handle(self, ev: SegmenterEvent) -> None:
         match ev.type:
             case SegmenterEventType.START:
-                self._text = self._owner.next_text()
+                self._text, self._stall_s = self._owner.next_text()
                 self._event_ch.send_nowait(
                     stt.SpeechEvent(type=stt.SpeechEventType.START_OF_SPEECH)
                 )
-            case SegmenterEventType.INTERIM:
+            case SegmenterEventType.INTERIM if self._stall_s == 0.0:
                 words = self._text.split()
                 k = min(len(words), int((ev.at_s - ev.start_s) * WORDS_PER_S))
                 if k > 0:
                     self._send(stt.SpeechEventType.INTERIM_TRANSCRIPT, " ".join(words[:k]))
             case SegmenterEventType.END:
-                task = asyncio.create_task(self._final(self._text))
+                task = asyncio.create_task(self._final(self._text, self._stall_s))
                 self._pending.add(task)
                 task.add_done_callback(self._pending.discard)
 
-    async def _final(self, text: str) -> None:
-        await asyncio.sleep(self._owner.final_delay_s)
+    async def _final(self, text: str, stall_s: float) -> None:
+        await asyncio.sleep(self._owner.final_delay_s + stall_s)
         if text:
             self._send(stt.SpeechEventType.FINAL_TRANSCRIPT, text)
         self._event_ch.send_nowait(stt.SpeechEvent(type=stt.SpeechEventType.END_OF_SPEECH))

@@ -150,9 +150,11 @@ async def run_scene(
     tts: lk_tts.TTS[Any],
     clip_loader: Callable[[str], Samples] = user_clip,
     models: TurnTakingModels | None = None,
+    settle_s: float = SETTLE_S,
 ) -> SceneResult:
     """Play `scene` in a fresh session (real time on a normal loop; `models` are needed by
-    the `ours*` stacks)."""
+    the `ours*` stacks). The scene is over once nothing happened for `settle_s` (s) after
+    its last clip."""
     llm = ScriptedLLM(rules=scene.rules, default_reply=scene.default_reply)
     h = await SimHarness.start(stack=stack, stt=stt, vad=vad, llm=llm, tts=tts, models=models)
     try:
@@ -189,7 +191,7 @@ async def run_scene(
                 label=part.clip,
             )
             prev_end = clip.end_s
-        await h.wait_idle(quiet_s=SETTLE_S, timeout_s=max(1.0, scene.max_s - h.clock.now()))
+        await h.wait_idle(quiet_s=settle_s, timeout_s=max(1.0, scene.max_s - h.clock.now()))
         return _result(scene, h)
     finally:
         await h.aclose()

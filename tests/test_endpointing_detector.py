@@ -124,7 +124,7 @@ def test_dictation_waits_longer_and_a_late_transcript_replans(vloop: VirtualTime
     async def run(first: str, late: str | None) -> float:
         det = _detector()
         stream = det.stream()
-        det.on_transcript(first, is_final=False)
+        det.on_transcript(first, is_final=True)
         t0 = vloop.time()
         fut = stream.predict()
         if late is not None:
@@ -136,9 +136,7 @@ def test_dictation_waits_longer_and_a_late_transcript_replans(vloop: VirtualTime
     done = vloop.run_until_complete(run("Yes, that sounds good to me.", None))
     digits = vloop.run_until_complete(run("my number is five five five two", None))
     assert digits > done
-    replanned = vloop.run_until_complete(
-        run("my number is five five five two", "my number is five five five two. Thanks.")
-    )
+    replanned = vloop.run_until_complete(run("my number is five five five two", "Thanks."))
     assert replanned < digits
 
 
@@ -165,7 +163,7 @@ def test_ceiling_answers_unlikely_at_once(vloop: VirtualTimeLoop) -> None:
     async def main() -> tuple[float, TurnDetectionEvent, float | None]:
         det = _detector(threshold=0.99, ceiling_s=0.5, fallback_delay_s=0.5)
         stream = det.stream()
-        det.on_transcript("and um", is_final=False)
+        det.on_transcript("and um", is_final=True)
         t0 = vloop.time()
         ev = await stream.predict()
         thr = await stream.unlikely_threshold(None)
@@ -175,6 +173,42 @@ def test_ceiling_answers_unlikely_at_once(vloop: VirtualTimeLoop) -> None:
     waited, ev, thr = vloop.run_until_complete(main())
     assert waited == 0.0
     assert thr is not None and ev.end_of_turn_probability < thr
+
+
+def test_commit_is_held_until_the_late_final_transcript(vloop: VirtualTimeLoop) -> None:
+    # "four one five" (final), a 1 s pause, then "two two three" that a stalled recogniser
+    # has not transcribed yet: the commit waits for its final instead of cutting the turn
+    async def main(final_after_s: float | None, **kw: Any) -> tuple[float, float, int]:
+        det = _detector(**kw)
+        stream = det.stream()
+        det.on_transcript("four one five", is_final=True)
+        first = stream.predict()
+        await asyncio.sleep(0.8)
+        stream.cancel_inference()  # the user goes on
+        assert (await first).end_of_turn_probability == 0.0
+        await asyncio.sleep(1.0)  # "two two three", then 0.2 s of silence
+        t0 = vloop.time()
+        fut = stream.predict()
+        assert det.endpointer is not None
+        dec = det.endpointer.decision()
+        assert dec is not None
+        planned = dec.commit_at_s - t0
+        if final_after_s is not None:
+            vloop.call_later(
+                final_after_s, lambda: det.on_transcript("two two three", is_final=True)
+            )
+        ev = await fut
+        assert ev.end_of_turn_probability == 1.0
+        await stream.aclose()
+        return vloop.time() - t0, planned, det.stt_waits_expired
+
+    waited, planned, expired = vloop.run_until_complete(main(None, stt_wait_s=0.0))
+    assert waited == pytest.approx(planned)  # off: the plan alone decides
+    late = planned + 0.6
+    waited, planned, expired = vloop.run_until_complete(main(late))
+    assert waited == pytest.approx(late) and expired == 0
+    waited, planned, expired = vloop.run_until_complete(main(None, stt_wait_s=0.7))
+    assert waited == pytest.approx(planned + 0.7) and expired == 1  # capped, counted
 
 
 def test_missing_model_falls_back_to_fixed_delay_and_logs_once(
@@ -207,3 +241,5 @@ def test_invalid_options_name_the_range() -> None:
         AdaptiveTurnDetector(threshold=0.0)
     with pytest.raises(ValueError, match="fallback_delay_s"):
         AdaptiveTurnDetector(floor_s=0.2, ceiling_s=1.0, fallback_delay_s=2.0)
+    with pytest.raises(ValueError, match=r"stt_wait_s must be in \[0, 5"):
+        AdaptiveTurnDetector(stt_wait_s=6.0)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from plugins.endpointing.model import (
+    DEFAULT_STT_WAIT_S,
     MIN_PAUSE_S,
     AdaptiveEndpointer,
     CompletenessModel,
@@ -186,6 +187,43 @@ def test_late_transcript_replans_the_pause(shipped: CompletenessModel) -> None:
     assert second.delay_s < first.delay_s
 
 
+def test_commit_waits_for_the_final_of_the_speech_that_ended_the_pause(
+    shipped: CompletenessModel,
+) -> None:
+    ep = _endpointer(shipped)
+    assert ep.stt_wait_s == DEFAULT_STT_WAIT_S
+    _speak(ep, 0.0, 1.0, "four one five")  # final at 1.0 s, the pause's start
+    assert ep.stt_hold_until_s() is None
+    ep.on_speech_start(2.6)  # a stalled recogniser: nothing at all for this speech
+    ep.on_speech_end(3.6)
+    dec = ep.decision()
+    assert dec is not None
+    assert ep.stt_hold_until_s() == pytest.approx(dec.commit_at_s + DEFAULT_STT_WAIT_S)
+    ep.on_transcript("two two", 3.5, is_final=False)  # an interim is not the final
+    assert ep.stt_hold_until_s() is not None
+    ep.on_transcript("two two three", 3.9, is_final=True)
+    assert ep.stt_hold_until_s() is None
+    assert ep.turn_text == "four one five two two three"
+    # the hold is not the policy: poll() still commits at the decision's own time
+    dec = ep.decision()
+    assert dec is not None and ep.poll(dec.commit_at_s) is dec
+
+
+def test_a_final_just_before_the_vad_end_of_speech_counts() -> None:
+    ep = _endpointer()
+    ep.on_speech_start(0.0)
+    ep.on_transcript("yes", 0.75, is_final=True)  # finalised on the word's end
+    ep.on_speech_end(1.0)  # the VAD let the trailing breath run on
+    assert ep.stt_hold_until_s() is None
+    ep.on_speech_start(1.5)
+    ep.on_speech_end(2.5)  # 1.75 s after the last final: this speech is untranscribed
+    assert ep.stt_hold_until_s() is not None
+    off = AdaptiveEndpointer(completeness=None, pauses=SpeakerPauseModel(PRIOR), stt_wait_s=0.0)
+    off.on_speech_start(0.0)
+    off.on_speech_end(1.0)
+    assert off.stt_hold_until_s() is None
+
+
 def test_commit_delay_is_monotone_and_clamped() -> None:
     sp = SpeakerPauseModel(PRIOR)
     grid, surv = sp.grid_s, sp.survival()
@@ -212,6 +250,8 @@ def test_options_are_validated() -> None:
         AdaptiveEndpointer(
             completeness=None, pauses=SpeakerPauseModel(PRIOR), floor_s=1.0, ceiling_s=0.5
         )
+    with pytest.raises(ValueError, match=r"stt_wait_s must be in \[0, 5"):
+        AdaptiveEndpointer(completeness=None, pauses=SpeakerPauseModel(PRIOR), stt_wait_s=-1.0)
     ep = _endpointer()
     with pytest.raises(ValueError, match="probability"):
         ep.on_audio_probability(1.5)

@@ -16,7 +16,7 @@ from plugins.endpointing import AdaptiveTurnDetector, EndpointDecision
 from sim.fake_stt import ScriptedSTT
 from sim.harness import EventKind
 from sim.lines import AGENT_LINES
-from sim.scenes import SCENES, SceneResult, run_scene, scene_transcripts
+from sim.scenes import SCENES, SETTLE_S, SceneResult, run_scene, scene_transcripts
 from sim.tts import ClipLibrary, ClipTTS
 from sim.virtual_time import InlineExecutor, run_virtual
 from worker.stacks import StackSetup
@@ -42,14 +42,21 @@ def _stack(det: AdaptiveTurnDetector | None, seen: list[EndpointDecision]) -> St
     )
 
 
-async def _scene(det: AdaptiveTurnDetector | None, seen: list[EndpointDecision]) -> SceneResult:
+async def _scene(
+    det: AdaptiveTurnDetector | None,
+    seen: list[EndpointDecision],
+    *,
+    stt_stalls_s: dict[int, float] | None = None,
+) -> SceneResult:
     scene = SCENES["long-pause"]
     return await run_scene(
         scene,
         stack=_stack(det, seen),
-        stt=ScriptedSTT(scene_transcripts(scene)),
+        stt=ScriptedSTT(scene_transcripts(scene), stalls_s=stt_stalls_s),
         vad=inference.VAD(executor=InlineExecutor(), min_silence_duration=0.25),
         tts=ClipTTS(library=ClipLibrary.from_lines(AGENT_LINES)),
+        # the held commit leaves > 2.5 s without events: do not call the scene over
+        settle_s=5.0 if stt_stalls_s else SETTLE_S,
     )
 
 
@@ -88,3 +95,20 @@ def test_an_eager_operating_point_commits_inside_the_pause() -> None:
     det.prewarm()
     r = run_virtual(_scene(det, []))
     assert _commits(r) == 2
+
+
+@pytest.mark.parametrize("stt_wait_s", [0.0, 1.5])
+def test_a_stalled_recogniser_does_not_cut_the_turn_in_two(stt_wait_s: float) -> None:
+    # "two two three" is transcribed 2 s late, with no interims (the local recogniser
+    # blocked on a long decode): the framework commits finals only, so a commit at the
+    # planned time sends "four one five" alone and makes "two two three" a second turn
+    det = AdaptiveTurnDetector(threshold=0.9, stt_wait_s=stt_wait_s)
+    det.prewarm()
+    r = run_virtual(_scene(det, [], stt_stalls_s={1: 2.0}))
+    turns = _user_turns(r)
+    if stt_wait_s == 0.0:
+        assert len(turns) == 2, turns
+        return
+    assert len(turns) == 1 and "three" in turns[0].lower(), turns
+    assert r.history[-1]["text"] == "Thanks, I have four one five, two two three."
+    assert det.stt_waits_expired == 0

@@ -15,6 +15,12 @@ must report end of speech before the shortest delay: use `silero.VAD.load(
 min_silence_duration=0.25)` (the framework's lower bound for a streaming detector).
 If the models cannot be loaded, predictions resolve after `fallback_delay_s`, i.e. fixed
 endpointing, and this is logged once.
+
+The framework commits only the turn's final transcripts (`_bounce_eou_task` reads
+`_audio_transcript`): a commit planned before the recogniser finalised the last speech would
+send the earlier words alone and make the late ones a second turn. So while no final has
+arrived since the pause began, the future stays open (a transcript re-plans it at once) for
+at most `stt_wait_s` past the planned commit (`AdaptiveEndpointer.stt_hold_until_s`).
 """
 
 from __future__ import annotations
@@ -33,7 +39,9 @@ from .log import logger
 from .model import (
     DEFAULT_CEILING_S,
     DEFAULT_FLOOR_S,
+    DEFAULT_STT_WAIT_S,
     DEFAULT_THRESHOLD,
+    MAX_STT_WAIT_S,
     MIN_PAUSE_S,
     AdaptiveEndpointer,
     CompletenessModel,
@@ -49,7 +57,8 @@ __all__ = ["AdaptiveTurnDetector", "AdaptiveTurnDetectorStream"]
 FRAMEWORK_QUERY_SILENCE_S = MIN_PAUSE_S
 """Silence after which the framework asks for a prediction (`MIN_SILENCE_DURATION_MS`)."""
 PREDICTION_MARGIN_S = 0.5
-"""Added to the ceiling for `prediction_timeout`, so the framework never times out on us."""
+"""Added to the ceiling and `stt_wait_s` for `prediction_timeout`, so the framework never
+times out on us."""
 FALLBACK_DELAY_S = 0.5
 """Fixed delay used when the models are unavailable (the framework's default min_delay)."""
 VAD_MIN_SILENCE_S = 0.25
@@ -64,7 +73,11 @@ class AdaptiveTurnDetector(rtc.EventEmitter[EventName]):
 
     Emits "decision" with an `EndpointDecision` each time a pause's delay is (re)planned.
     Call `prewarm()` before the session, and `attach(session)` after constructing it so the
-    detector hears the user's transcripts and the agent's speaking state."""
+    detector hears the user's transcripts and the agent's speaking state.
+
+    `threshold` in (0, 1); `floor_s` <= `fallback_delay_s` <= `ceiling_s` <= 3 s;
+    `stt_wait_s` (0-5 s, 0 = off): longest a commit waits past its planned time for the
+    final transcript of the speech that ended the pause."""
 
     def __init__(
         self,
@@ -73,6 +86,7 @@ class AdaptiveTurnDetector(rtc.EventEmitter[EventName]):
         floor_s: float = DEFAULT_FLOOR_S,
         ceiling_s: float = DEFAULT_CEILING_S,
         fallback_delay_s: float = FALLBACK_DELAY_S,
+        stt_wait_s: float = DEFAULT_STT_WAIT_S,
         completeness: CompletenessModel | None = None,
         prior: PausePrior | None = None,
         clock: Callable[[], float] | None = None,
@@ -86,7 +100,10 @@ class AdaptiveTurnDetector(rtc.EventEmitter[EventName]):
             raise ValueError(
                 f"fallback_delay_s must be in [floor_s, ceiling_s] = [{floor_s}, {ceiling_s}]"
             )
+        if not 0.0 <= stt_wait_s <= MAX_STT_WAIT_S:
+            raise ValueError(f"stt_wait_s must be in [0, {MAX_STT_WAIT_S}] s, got {stt_wait_s}")
         self._threshold = threshold
+        self._stt_wait_s = stt_wait_s
         self._floor_s = floor_s
         self._ceiling_s = ceiling_s
         self._fallback_delay_s = fallback_delay_s
@@ -96,6 +113,8 @@ class AdaptiveTurnDetector(rtc.EventEmitter[EventName]):
         self._endpointer: AdaptiveEndpointer | None = None
         self._failed = False
         self._streams: list[AdaptiveTurnDetectorStream] = []
+        self.stt_waits_expired = 0
+        """Commits made at the `stt_wait_s` cap, without the last speech's final."""
 
     # -- framework protocol ------------------------------------------------------------
 
@@ -137,6 +156,7 @@ class AdaptiveTurnDetector(rtc.EventEmitter[EventName]):
             threshold=self._threshold,
             floor_s=self._floor_s,
             ceiling_s=self._ceiling_s,
+            stt_wait_s=self._stt_wait_s,
         )
 
     def endpointing_options(self) -> EndpointingOptions:
@@ -248,7 +268,7 @@ class AdaptiveTurnDetectorStream:
 
     @property
     def prediction_timeout(self) -> float:
-        return self._det._ceiling_s + PREDICTION_MARGIN_S
+        return self._det._ceiling_s + self._det._stt_wait_s + PREDICTION_MARGIN_S
 
     async def unlikely_threshold(self, language: LanguageCode | None) -> float | None:
         # probabilities are 1.0 (commit now) or 0.0 (wait the ceiling): any cut in between
@@ -290,6 +310,7 @@ class AdaptiveTurnDetectorStream:
         if fut is None or fut.done() or self._pause_start_s is None:
             return
         ep = self._det.endpointer
+        hold_until: float | None = None
         if ep is None:
             delay = self._det._fallback_delay_s
         else:
@@ -303,9 +324,18 @@ class AdaptiveTurnDetectorStream:
                 return
             self._det._emit_decision(dec)
             delay = dec.delay_s
+            hold_until = ep.stt_hold_until_s()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if hold_until is not None:
+            # the recogniser is behind: a transcript re-plans; past the cap, commit anyway
+            logger.debug("commit held for the final transcript", extra={"until_s": hold_until})
+            wait = hold_until - self._det.now()
+            self._timer = asyncio.get_running_loop().call_later(
+                max(wait, 0.0), self._stt_wait_over, fut
+            )
+            return
         if delay >= self._det._ceiling_s:
             fut.set_result(_event(0.0))  # the framework waits max_delay (= ceiling) itself
             return
@@ -314,6 +344,16 @@ class AdaptiveTurnDetectorStream:
             fut.set_result(_event(1.0))
             return
         self._timer = asyncio.get_running_loop().call_later(wait, _resolve, fut, 1.0)
+
+    def _stt_wait_over(self, fut: asyncio.Future[TurnDetectionEvent]) -> None:
+        if fut.done():
+            return
+        self._det.stt_waits_expired += 1
+        logger.info(
+            "no final transcript %.1f s after the planned commit: committing without it",
+            self._det._stt_wait_s,
+        )
+        fut.set_result(_event(1.0))
 
     def _drop_plan(self) -> None:
         if self._timer is not None:

@@ -33,6 +33,7 @@ __all__ = [
     "DATA_DIR",
     "DEFAULT_CEILING_S",
     "DEFAULT_FLOOR_S",
+    "DEFAULT_STT_WAIT_S",
     "DEFAULT_THRESHOLD",
     "AdaptiveEndpointer",
     "CompletenessModel",
@@ -60,6 +61,16 @@ DEFAULT_THRESHOLD = 0.97
 """Posterior P(turn over) at which the turn is committed: the benchmark's val choice (false
 cut-offs <= 5 % on val). Lower it (e.g. 0.8) for faster replies at more cut-offs."""
 
+DEFAULT_STT_WAIT_S = 1.5
+"""Longest a commit is held past its planned time while the recogniser has not delivered a
+final transcript for the speech that ended the pause (s). A stalled recogniser (local
+Whisper blocked on a long decode) otherwise lets the framework commit the earlier finals
+alone and turn the late words into a second turn."""
+MAX_STT_WAIT_S = 5.0
+FINAL_EARLY_TOLERANCE_S = 0.3
+"""A final this long before the pause's estimated start still counts as transcribing the
+speech that ended it (s): the VAD's end of speech can trail the last word, and a streaming
+recogniser may finalise on the word's end."""
 MIN_PAUSE_S = 0.2
 """Silences shorter than this are not pauses (the framework asks its detector after 0.2 s)."""
 MAX_PAUSE_S = 3.0
@@ -422,7 +433,8 @@ class AdaptiveEndpointer:
     `on_audio_probability`; ask `decision()` for the current pause's delay, `poll(now_s)`
     whether the turn is over. `on_agent_speech` marks the agent's talking time, which is
     never learnt as a pause; `discard_speech` drops a user backchannel (neither a turn nor
-    the end of a pause)."""
+    the end of a pause). `stt_hold_until_s` says how long a commit may wait for a
+    recogniser that has not yet finalised the last speech (`stt_wait_s`, 0 = never)."""
 
     def __init__(
         self,
@@ -433,6 +445,7 @@ class AdaptiveEndpointer:
         floor_s: float = DEFAULT_FLOOR_S,
         ceiling_s: float = DEFAULT_CEILING_S,
         audio_weight: float = 0.0,
+        stt_wait_s: float = DEFAULT_STT_WAIT_S,
     ) -> None:
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold must be in (0, 1), got {threshold}")
@@ -442,13 +455,17 @@ class AdaptiveEndpointer:
             )
         if not 0.0 <= audio_weight <= 2.0:
             raise ValueError(f"audio_weight must be in [0, 2], got {audio_weight}")
+        if not 0.0 <= stt_wait_s <= MAX_STT_WAIT_S:
+            raise ValueError(f"stt_wait_s must be in [0, {MAX_STT_WAIT_S}] s, got {stt_wait_s}")
         self.completeness = completeness
         self.pauses = pauses
         self.threshold = threshold
         self.floor_s = floor_s
         self.ceiling_s = ceiling_s
         self.audio_weight = audio_weight
+        self.stt_wait_s = stt_wait_s
         self.state = EndpointState.IDLE
+        self._last_final_s: float | None = None
         self._final_text = ""
         self._interim_text = ""
         self._p_audio: float | None = None
@@ -492,10 +509,10 @@ class AdaptiveEndpointer:
 
     def on_transcript(self, text: str, now_s: float, *, is_final: bool) -> None:
         """Speech-to-text hypothesis of the current utterance (`is_final`: the utterance is
-        closed; the next text starts a new utterance of the same turn). `now_s` is unused by
-        the logic but kept for symmetry and tracing."""
-        del now_s
+        closed; the next text starts a new utterance of the same turn), received at `now_s`
+        (only finals' arrival times are used: see `stt_hold_until_s`)."""
         if is_final:
+            self._last_final_s = now_s
             self._final_text = (self._final_text + " " + text).strip()
             self._interim_text = ""
         else:
@@ -568,6 +585,22 @@ class AdaptiveEndpointer:
         """Delay (s) of the current pause, or None outside a pause."""
         dec = self.decision()
         return None if dec is None else dec.delay_s
+
+    def stt_hold_until_s(self) -> float | None:
+        """Latest time (s) the commit of the current pause may wait for the recogniser, or
+        None when it need not wait: outside a pause, with `stt_wait_s` 0, or once a final
+        transcript arrived after the pause started (less `FINAL_EARLY_TOLERANCE_S`).
+
+        The framework commits the turn's finals only, so a commit before the last speech's
+        final would cut the turn in two. `decision()` and `poll()` ignore this hold (they
+        are the policy the benchmark compares); the LiveKit stream applies it."""
+        dec = self.decision()
+        if dec is None or self.stt_wait_s == 0.0:
+            return None
+        heard_from_s = dec.pause_start_s - FINAL_EARLY_TOLERANCE_S
+        if self._last_final_s is not None and self._last_final_s >= heard_from_s:
+            return None
+        return dec.commit_at_s + self.stt_wait_s
 
     def poll(self, now_s: float) -> EndpointDecision | None:
         """The decision when the turn is over at `now_s` (state becomes COMMITTED), else None."""
