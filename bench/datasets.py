@@ -1,6 +1,7 @@
 """Build the benchmark sets: derive from the corpora, render, write manifests (cached).
 
     python -m bench.datasets --data ../shared/data [--cache .cache/bench] [--quick]
+        [--splits val test] [--overlap-items N] [--endpoint-items N]
 
 Layout under the cache folder (re-runs reuse every clip whose spec did not change):
 
@@ -602,11 +603,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=Path(".cache/bench"))
     ap.add_argument("--quick", action="store_true", help="about 60 items per set")
     ap.add_argument("--workers", type=int, default=MAX_WORKERS)
+    ap.add_argument(
+        "--splits", nargs="+", choices=SPLITS, default=list(SPLITS), help="splits to build"
+    )
+    ap.add_argument(
+        "--overlap-items",
+        type=int,
+        help="keep this many overlap items per val/test set, spread evenly (writes under "
+        "<mode>-evaluated/; 800 keeps them all)",
+    )
+    ap.add_argument("--endpoint-items", type=int, help="same for the endpoint turns")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    caps = {
+        k: n
+        for k, n in (("overlap", args.overlap_items), ("endpoint", args.endpoint_items))
+        if n is not None
+    }
     t = time.monotonic()
     try:
-        built = build_sets(args.data, args.cache, quick=args.quick, workers=args.workers)
+        built = build_sets(
+            args.data,
+            args.cache,
+            quick=args.quick,
+            workers=args.workers,
+            splits=tuple(args.splits),
+            item_caps=caps or None,
+        )
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -163,3 +163,22 @@ def test_capped_build_renders_exactly_the_items_a_capped_run_evaluates(
     assert rendered == {i.id for i in ov_cap} | {i.id for i in ep_cap}
     with pytest.raises(ValueError, match="item_caps"):
         datasets.build_sets(corpus, tmp_path / "x", quick=True, item_caps={"session": 2})
+
+
+def test_command_line_builds_the_splits_and_caps_it_is_given(
+    corpus: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bench.manifest import load_overlap_manifest
+
+    monkeypatch.setattr(datasets, "Renderer", _StandInVoice)
+    argv = ["--data", str(corpus), "--cache", str(tmp_path), "--quick", "--splits", "test"]
+    assert datasets.main([*argv, "--overlap-items", "3", "--endpoint-items", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "test/clean" in out and "val/" not in out
+    m = tmp_path / "quick-evaluated" / "overlap" / "test-clean.jsonl"
+    assert len(load_overlap_manifest(m)) == 3
+    assert datasets.main([*argv, "--overlap-items", "0"]) == 2
+    assert "item_caps" in capsys.readouterr().err
