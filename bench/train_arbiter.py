@@ -18,8 +18,10 @@ Reproducible: `python -m bench.train_arbiter --data ../shared/data [--val-manife
    the word and duration rules with the early audio classifier off, then, around the point
    they chose, its threshold (`EARLY_THRESHOLDS`, the shipped `onset_model.npz` from
    `bench.train_onset`) with the rules it trades against, including how sure it must be of
-   a backchannel to hold back the sustained-speech rule (`SUSTAINED_AUDIO_FLOORS`); the
-   best of both stages is kept.
+   a backchannel to hold back the sustained-speech rule (`SUSTAINED_AUDIO_FLOORS`); then,
+   around the point stage 2 chose, how sure it must be of an interruption to let running
+   speech stop the agent sooner (`QUICK_AUDIO_THRESHOLDS`, `quick_speech_s`) with the early
+   threshold and the plain duration rule; the best of all stages is kept.
    Without val audio the defaults of `ArbiterParams` are written and the report says so.
 
 Writes `plugins/arbiter/data/text_model.npz` and `params.json` (with provenance).
@@ -67,6 +69,9 @@ EARLY_THRESHOLDS = (1.0, 0.995, 0.99, 0.98, 0.97, 0.96, 0.95, 0.93, 0.9, 0.85)
 SUSTAINED_AUDIO_FLOORS = (0.0, 0.3, 0.5)
 """Early audio probabilities below which sustained speech waits for `long_backchannel_s`
 (left at its 2 s default, not tuned), tried on val (0 = no gate)."""
+QUICK_AUDIO_THRESHOLDS = (1.0, 0.9, 0.8, 0.7)
+"""Stage 3: early audio means at which running speech stops the agent after
+`quick_speech_s` (1.0 = off)."""
 RECALL_TOLERANCE = 0.01
 """Operating points whose val recall is within this of the best are equals (one point is
 about three val items); the fastest of them is kept."""
@@ -246,6 +251,18 @@ def choose_params(
                 "sustained_speech_s": (0.5, 0.6, 0.7, 0.8),
                 "sustained_audio_floor": SUSTAINED_AUDIO_FLOORS,
                 "short_threshold": (0.99, 0.999, 1.0),
+            },
+        )
+        # stage 3: around stage 2's point, how soon running speech that sounds like an
+        # interruption stops the agent, with the rules it trades against
+        stage2, _ = best_of(rows)
+        rows += sweep(
+            ArbiterParams(**stage2["params"]),  # type: ignore[arg-type]
+            {
+                "quick_audio_threshold": QUICK_AUDIO_THRESHOLDS,
+                "quick_speech_s": (0.3, 0.35, 0.4, 0.5),
+                "early_threshold": (0.97, 0.98, 0.99),
+                "sustained_speech_s": (0.7, 0.8, 1.0),
             },
         )
     best, met = best_of(rows)

@@ -310,3 +310,23 @@ def test_speech_that_sounds_like_a_backchannel_waits_longer_before_it_stops_the_
         ArbiterParams(long_backchannel_s=0.0)
     with pytest.raises(ValueError, match=r"sustained_audio_floor must be in \[0, 1\]"):
         ArbiterParams(sustained_audio_floor=1.5)
+
+
+def test_speech_that_sounds_like_an_interruption_stops_the_agent_sooner() -> None:
+    quick = ArbiterParams(
+        **{**PARAMS.__dict__, "quick_audio_threshold": 0.9, "quick_speech_s": 0.4}
+    )
+    # a first syllable at 0.9 that keeps going: 0.4 s of speech is enough, not 1 s; the
+    # early score (0.2 s horizon) arrives at 0.2 s, before the span is reached
+    assert _sustained_stop_s(quick, 0.92) == pytest.approx(0.4, abs=0.03)
+    # below the threshold, or no early score: the plain rule
+    assert _sustained_stop_s(quick, 0.85) == pytest.approx(1.0, abs=0.03)
+    assert _sustained_stop_s(quick, None) == pytest.approx(1.0, abs=0.03)
+    assert _sustained_stop_s(PARAMS, 0.92) == pytest.approx(1.0, abs=0.03)  # off by default
+    # the quick span never comes after the plain one
+    late = ArbiterParams(**{**quick.__dict__, "quick_speech_s": 3.0})
+    assert _sustained_stop_s(late, 0.92) == pytest.approx(1.0, abs=0.03)
+    with pytest.raises(ValueError, match=r"quick_speech_s must be in \[0.1, 10\]"):
+        ArbiterParams(quick_speech_s=0.0)
+    with pytest.raises(ValueError, match=r"quick_audio_threshold must be in \[0, 1\]"):
+        ArbiterParams(quick_audio_threshold=-0.1)

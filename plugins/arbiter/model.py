@@ -7,7 +7,8 @@ order it arrives:
 
 - audio from the onset (`AudioFeatures` per 10-20 ms frame: level and voicing), giving the
   voiced duration so far: sustained speech becomes an interruption (later when the early
-  audio classifier heard a backchannel in its first syllables), and mere sound that never
+  audio classifier heard a backchannel in its first syllables, sooner when it leaned
+  towards an interruption without being sure), and mere sound that never
   turns into words (a cough, a door) never stops the agent;
 - the early audio classifier (`onset.OnsetModel`, pushed as probabilities): the first
   0.15-0.4 s of sound alone can stop the agent when it is confident;
@@ -313,6 +314,14 @@ class ArbiterParams:
     long_backchannel_s: float = 2.0
     """Span after which even speech that sounds like a backchannel stops the agent,
     seconds (never earlier than `sustained_speech_s`)."""
+    quick_audio_threshold: float = 1.0
+    """Early audio P(interruption) (the onset's mean, as for the floor) at or above which
+    running speech stops the agent after `quick_speech_s` instead of `sustained_speech_s`
+    (0..1; 1 = never): a doubtful first syllable that keeps going is an interruption
+    sooner than one that sounds like a backchannel."""
+    quick_speech_s: float = 0.5
+    """Span of running speech that stops the agent when the early audio reaches
+    `quick_audio_threshold`, seconds (0.1-10; never later than `sustained_speech_s`)."""
     min_voiced_s: float = 0.12
     """Voiced speech required before any interruption, seconds (clicks never stop it)."""
     short_speech_s: float = 0.6
@@ -344,6 +353,7 @@ class ArbiterParams:
             "early_threshold",
             "short_audio_threshold",
             "sustained_audio_floor",
+            "quick_audio_threshold",
         ):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
@@ -356,6 +366,8 @@ class ArbiterParams:
             raise ValueError(
                 f"long_backchannel_s must be in [0.1, 10] s, got {self.long_backchannel_s}"
             )
+        if not 0.1 <= self.quick_speech_s <= 10.0:
+            raise ValueError(f"quick_speech_s must be in [0.1, 10] s, got {self.quick_speech_s}")
         if not 0.0 <= self.min_voiced_s <= 1.0:
             raise ValueError(f"min_voiced_s must be in [0, 1] s, got {self.min_voiced_s}")
         if not 0.0 <= self.short_speech_s <= 5.0:
@@ -662,12 +674,15 @@ class ArbiterDecider:
     # ------------------------------------------------------------------ internals
 
     def _sustained_needed_s(self) -> float:
-        """Span of running speech that stops the agent (see `sustained_audio_floor`), s."""
+        """Span of running speech that stops the agent (see `sustained_audio_floor` and
+        `quick_audio_threshold`), s."""
         p = self.params
         ov = self._ov
         audio = ov.onset_probability if ov is not None else None
         if audio is not None and audio < p.sustained_audio_floor:
             return max(p.long_backchannel_s, p.sustained_speech_s)
+        if p.quick_audio_threshold < 1.0 and audio is not None and audio >= p.quick_audio_threshold:
+            return min(p.quick_speech_s, p.sustained_speech_s)
         return p.sustained_speech_s
 
     def _short_needed(self) -> float:
