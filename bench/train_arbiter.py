@@ -19,7 +19,7 @@ Reproducible: `python -m bench.train_arbiter --data ../shared/data [--val-manife
    they chose, its threshold (`EARLY_THRESHOLDS`, the shipped `onset_model.npz` from
    `bench.train_onset`) with the rules it trades against, including how sure it must be of
    a backchannel to hold back the sustained-speech rule (`SUSTAINED_AUDIO_FLOORS`); then,
-   around the point stage 2 chose, how sure it must be of an interruption to let running
+   around the best point so far, how sure it must be of an interruption to let running
    speech stop the agent sooner (`QUICK_AUDIO_THRESHOLDS`, `quick_speech_s`) with the early
    threshold and the plain duration rule; the best of all stages is kept.
    Without val audio the defaults of `ArbiterParams` are written and the report says so.
@@ -253,11 +253,12 @@ def choose_params(
                 "short_threshold": (0.99, 0.999, 1.0),
             },
         )
-        # stage 3: around stage 2's point, how soon running speech that sounds like an
-        # interruption stops the agent, with the rules it trades against
-        stage2, _ = best_of(rows)
+        # stage 3: around the best point so far (stage 2's unless stage 1 beat it), how
+        # soon running speech that sounds like an interruption stops the agent, with the
+        # rules it trades against
+        so_far, _ = best_of(rows)
         rows += sweep(
-            ArbiterParams(**stage2["params"]),  # type: ignore[arg-type]
+            ArbiterParams(**so_far["params"]),  # type: ignore[arg-type]
             {
                 "quick_audio_threshold": QUICK_AUDIO_THRESHOLDS,
                 "quick_speech_s": (0.3, 0.35, 0.4, 0.5),

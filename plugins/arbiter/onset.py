@@ -179,13 +179,12 @@ class OnsetModel:
     def load(cls, path: Path | None = None) -> OnsetModel:
         """Read the weights (default: the shipped `data/onset_model.npz`)."""
         p = path or DATA_DIR / ONSET_MODEL_FILE
-        with reading_npz(p, "onset model", "bench.train_onset"):
-            with np.load(p) as z:
-                layers: dict[float, dict[str, npt.NDArray[np.float32]]] = {}
-                for key in z.files:
-                    tag, name = key.split("/", 1)
-                    layers.setdefault(float(tag), {})[name] = np.asarray(z[key], np.float32)
-            return cls(layers)
+        layers: dict[float, dict[str, npt.NDArray[np.float32]]] = {}
+        with reading_npz(p, "onset model", "bench.train_onset"), np.load(p) as z:
+            for key in z.files:
+                tag, name = key.split("/", 1)
+                layers.setdefault(float(tag), {})[name] = np.asarray(z[key], np.float32)
+        return cls(layers)
 
     def save(self, path: Path) -> None:
         """Write the weights as a compressed .npz."""
