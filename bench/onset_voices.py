@@ -9,8 +9,10 @@ development-time tool like Piper) and scores them from the onset the arbiter's d
 finds, beside the same items in the manifest's own audio. Per voice it prints the ROC AUC
 at each horizon and, for the shipped decision rule (running mean of the horizons >=
 `early_threshold`, >= `min_voiced_s` voiced), the share of backchannels it would stop
-(false alarms) and of interruptions it would stop early. Only the early rule is measured:
-the words and duration rules behind it are unchanged.
+(false alarms) and of interruptions it would stop early. A second pair of columns streams
+each clip through the decider with its sound only (frames and early scores, no words) and
+counts the stops within `BEFORE_WORDS_S` of the onset: the early rule plus the duration
+rule's quick tier, which act before the first words can arrive.
 """
 
 from __future__ import annotations
@@ -26,14 +28,26 @@ from bench.manifest import load_overlap_manifest, refuse_test_manifests
 from bench.runners import load_item_audio
 from bench.train_onset import MAX_WORDS, _place, espeak, onset_of, roc_report
 from bench.types import BENCH_SAMPLE_RATE_HZ, Samples
-from plugins.arbiter.model import HASH_DIM, ArbiterDecider, ArbiterParams, TextModel, load_params
-from plugins.arbiter.onset import OnsetModel, OnsetScore
+from plugins.arbiter.model import (
+    HASH_DIM,
+    ArbiterDecider,
+    ArbiterParams,
+    TextModel,
+    VoiceActivity,
+    frame_features,
+    load_params,
+)
+from plugins.arbiter.onset import OnsetModel, OnsetScore, OnsetScorer
 
 VOICES = ("en-us+m3", "en-us+f3", "en+m1", "en-us+f4")
 """espeak-ng voices (language + variant) held out from training: neither Piper's nor
 among `bench.train_onset.ESPEAK_VOICES`."""
 SPEED_WPM = 165
 SEED = 20261130
+BEFORE_WORDS_S = 0.5
+"""Sound-only stops are counted up to this long after the onset, seconds (the first words
+of the local speech-to-text come 0.5-1.2 s after it)."""
+FRAME_SAMPLES = int(0.02 * BENCH_SAMPLE_RATE_HZ)
 
 
 def early_scores(model: OnsetModel, x: Samples) -> list[OnsetScore] | None:
@@ -41,7 +55,7 @@ def early_scores(model: OnsetModel, x: Samples) -> list[OnsetScore] | None:
     at = onset_of(x)
     if at is None:
         return None
-    return [model.score(x[at:], BENCH_SAMPLE_RATE_HZ, h) for h in model.horizons_s]
+    return [model.score(x, BENCH_SAMPLE_RATE_HZ, h, onset_sample=at) for h in model.horizons_s]
 
 
 _NO_WORDS = TextModel(np.zeros(HASH_DIM, dtype=np.float32), 0.0)
@@ -61,11 +75,47 @@ def rule_fires(scores: Sequence[OnsetScore], params: ArbiterParams) -> bool:
     )
 
 
+def sound_stops(
+    model: OnsetModel, x: Samples, params: ArbiterParams, *, within_s: float = BEFORE_WORDS_S
+) -> bool:
+    """Whether the decider, fed a clip's sound alone (20 ms frames, its own speech
+    detector's onset, the early scores as they complete; no words), stops the agent
+    within `within_s` of the first onset."""
+    d = ArbiterDecider(_NO_WORDS, params=params)
+    d.on_agent_speech("", 0.0)
+    vad = VoiceActivity()
+    scorer = OnsetScorer(model)
+    onset: float | None = None
+    for k in range(len(x) // FRAME_SAMPLES):
+        frame = np.asarray(x[k * FRAME_SAMPLES : (k + 1) * FRAME_SAMPLES], np.float32)
+        now = (k + 1) * FRAME_SAMPLES / BENCH_SAMPLE_RATE_HZ
+        feats = frame_features(frame, BENCH_SAMPLE_RATE_HZ)
+        events = [d.push_audio_features(feats, now)]
+        edge = vad.push(feats, now)
+        if edge is not None and edge[0] == "start" and onset is None:
+            onset = edge[1]
+            events.append(d.on_user_speech_start(onset))
+            scorer.start(onset)
+        elif edge is not None and edge[0] == "end":
+            events.append(d.on_user_speech_end(now))
+        for sc in scorer.push(frame, BENCH_SAMPLE_RATE_HZ, now):
+            events.append(
+                d.push_onset_probability(sc.probability, sc.horizon_s, now, voiced_s=sc.voiced_s)
+            )
+        for ev in events:
+            if ev is not None:
+                return ev.label == "interruption" and ev.latency_s <= within_s + 1e-9
+        if onset is not None and now - onset > within_s:
+            return False
+    return False
+
+
 def summarize(
     name: str,
     rows: Sequence[tuple[bool, list[OnsetScore]]],
     model: OnsetModel,
     params: ArbiterParams,
+    sound: Sequence[bool] | None = None,
 ) -> str:
     y = np.array([1.0 if pos else 0.0 for pos, _ in rows])
     aucs = []
@@ -73,11 +123,14 @@ def summarize(
         r = roc_report(np.array([s[k].probability for _, s in rows]), y)
         aucs.append(f"{r.get('auc', float('nan')):.3f}")
     fires = np.array([rule_fires(s, params) for _, s in rows])
-    fa = float(fires[y == 0].mean()) if (y == 0).any() else float("nan")
-    caught = float(fires[y == 1].mean()) if (y == 1).any() else float("nan")
-    return (
-        f"| {name} | {len(rows)} | {' / '.join(aucs)} | {100 * fa:.1f} % | {100 * caught:.1f} % |"
-    )
+
+    def shares(f: npt.NDArray[np.bool_]) -> str:
+        fa = float(f[y == 0].mean()) if (y == 0).any() else float("nan")
+        caught = float(f[y == 1].mean()) if (y == 1).any() else float("nan")
+        return f"{100 * fa:.1f} % | {100 * caught:.1f} %"
+
+    snd = shares(np.array(sound, dtype=bool)) if sound is not None else "- | -"
+    return f"| {name} | {len(rows)} | {' / '.join(aucs)} | {shares(fires)} | {snd} |"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -91,13 +144,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     params = load_params()
     items = load_overlap_manifest(args.manifest)[: args.limit]
     np_rng = np.random.default_rng(SEED)
-    own: list[tuple[bool, list[OnsetScore]]] = []
-    by_voice: dict[str, list[tuple[bool, list[OnsetScore]]]] = {v: [] for v in VOICES}
+    Row = tuple[bool, list[OnsetScore], bool]
+    own: list[Row] = []
+    by_voice: dict[str, list[Row]] = {v: [] for v in VOICES}
+
+    def scored(pos: bool, x: Samples) -> Row | None:
+        s = early_scores(model, x)
+        return None if s is None else (pos, s, sound_stops(model, x, params))
+
     for k, item in enumerate(items):
         pos = item.label == "interruption"
-        s = early_scores(model, load_item_audio(item.audio))
-        if s is not None:
-            own.append((pos, s))
+        if (r := scored(pos, load_item_audio(item.audio))) is not None:
+            own.append(r)
         text = " ".join((item.text or "").split()[:MAX_WORDS])
         if not text:
             continue
@@ -105,25 +163,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         x: npt.NDArray[np.float32] = espeak(text, voice, wpm=SPEED_WPM)
         if len(x) == 0:
             continue
-        s = early_scores(model, _place(x, np_rng))
-        if s is not None:
-            by_voice[voice].append((pos, s))
+        if (r := scored(pos, _place(x, np_rng))) is not None:
+            by_voice[voice].append(r)
     print(
         f"early rule: running mean >= {params.early_threshold}, voiced >= "
-        f"{params.min_voiced_s} s; horizons {model.horizons_s} s\n"
+        f"{params.min_voiced_s} s; horizons {model.horizons_s} s; sound only: stops within "
+        f"{BEFORE_WORDS_S} s (early rule, quick tier >= {params.quick_audio_threshold} "
+        f"after {params.quick_speech_s} s)\n"
     )
     print(
-        "| audio | clips | AUC per horizon | backchannels stopped | interruptions stopped early |"
+        "| audio | clips | AUC per horizon | early rule: backchannels stopped | interruptions "
+        "stopped | sound only: backchannels stopped | interruptions stopped |"
     )
-    print("| --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     pooled = [r for v in VOICES for r in by_voice[v]]
     rows = [
         (f"{args.manifest.name} (Piper)", own),
         *((f"espeak-ng {v}", by_voice[v]) for v in VOICES),
         ("espeak-ng, all voices", pooled),
     ]
-    for name, scored in rows:
-        print(summarize(name, scored, model, params))
+    for name, got in rows:
+        pairs = [(pos, s) for pos, s, _ in got]
+        print(summarize(name, pairs, model, params, [snd for _, _, snd in got]))
     return 0
 
 

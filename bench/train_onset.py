@@ -13,8 +13,9 @@ resampling (pitch and tempo +-`WARP`), then one of a clean channel, the telephon
 a gain of +-6 dB. `NOISE_SHARE` of the examples are non-speech bursts (band-passed noise
 with a cough-like envelope, clicks) labelled as backchannels: mere sound must never look
 like an interruption. Every clip is streamed through the arbiter's own speech detector
-(`VoiceActivity`, 20 ms frames), and the features are taken from the onset it reports, as
-at run time.
+(`VoiceActivity`, 20 ms frames), and the windows start at the sound's rise near the onset
+it reports (`plugins.arbiter.onset.align_onset`), as at run time: the rise moves with the
+speech, the reported onset with the detector's 20 ms frame grid.
 
 Model: per horizon (`HORIZONS_S`), a one-hidden-layer tanh network over standardised
 features, fitted with Adam on the class-balanced log loss with L2.
@@ -61,7 +62,12 @@ from bench.render import (
 from bench.train_arbiter import derive_items
 from bench.types import BENCH_SAMPLE_RATE_HZ, Samples
 from plugins.arbiter.model import DATA_DIR, VoiceActivity, frame_features
-from plugins.arbiter.onset import ONSET_MODEL_FILE, OnsetModel, onset_features
+from plugins.arbiter.onset import (
+    ONSET_MODEL_FILE,
+    OnsetModel,
+    aligned_window_start,
+    onset_features,
+)
 
 SEED = 20261130
 PER_LABEL = 3000
@@ -232,11 +238,13 @@ def sound_burst(np_rng: np.random.Generator) -> Samples:
 def featurize(
     x: Samples, rate_hz: int = BENCH_SAMPLE_RATE_HZ
 ) -> list[npt.NDArray[np.float32]] | None:
-    """Features of a clip at every horizon from its detected onset (None: no onset)."""
+    """Features of a clip at every horizon from the aligned window start at its detected
+    onset (None: no onset)."""
     at = onset_of(x)
     if at is None:
         return None
-    return [onset_features(x[at:], rate_hz, h) for h in HORIZONS_S]
+    start = aligned_window_start(x, at, rate_hz)
+    return [onset_features(x[start:], rate_hz, h) for h in HORIZONS_S]
 
 
 def fit(
@@ -371,7 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         add(_place(sound_burst(np_rng), np_rng), 0.0)
     y_arr = np.array(ys)
     layers = {h: fit(np.stack(feats[h]), y_arr, np_rng) for h in HORIZONS_S}
-    model = OnsetModel(layers)
+    model = OnsetModel(layers, aligned=True)
     args.out.mkdir(parents=True, exist_ok=True)
     model.save(args.out / ONSET_MODEL_FILE)
     report: dict[str, object] = {

@@ -19,11 +19,14 @@ from plugins.arbiter.model import (
     frame_features,
 )
 from plugins.arbiter.onset import (
+    ALIGN_LEAD_S,
+    ALIGN_NEEDS_S,
     CHUNK_S,
     N_BANDS,
     OnsetAudio,
     OnsetModel,
     OnsetScorer,
+    align_onset,
     onset_features,
 )
 from sim.audio import load_clip
@@ -42,7 +45,9 @@ def tone(
     )
 
 
-def random_model(horizons: tuple[float, ...] = (0.2, 0.3), hidden: int = 4) -> OnsetModel:
+def random_model(
+    horizons: tuple[float, ...] = (0.2, 0.3), hidden: int = 4, *, aligned: bool = False
+) -> OnsetModel:
     rng = np.random.default_rng(0)
     layers = {}
     for h in horizons:
@@ -55,7 +60,7 @@ def random_model(horizons: tuple[float, ...] = (0.2, 0.3), hidden: int = 4) -> O
             "w2": rng.standard_normal(hidden).astype(np.float32),
             "b2": np.zeros((), np.float32),
         }
-    return OnsetModel(layers)
+    return OnsetModel(layers, aligned=aligned)
 
 
 # ---------------------------------------------------------------------------- features
@@ -129,6 +134,69 @@ def test_scorer_scores_each_horizon_once_when_its_audio_is_in() -> None:
     assert all(0.0 <= p <= 1.0 for _, _, p in out)
 
 
+# ---------------------------------------------------------------------------- alignment
+
+
+def noisy(x: npt.NDArray[np.float32], seed: int = 0) -> npt.NDArray[np.float32]:
+    rng = np.random.default_rng(seed)
+    return (x + 1e-4 * rng.standard_normal(len(x))).astype(np.float32)
+
+
+def with_lead(lead_samples: int, body: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    return noisy(np.concatenate([np.zeros(lead_samples, np.float32), body]))
+
+
+def test_the_rise_moves_with_the_sound_not_with_the_reported_onset() -> None:
+    body = tone(0.5)
+    rises = set()
+    for pad in range(0, 320, 40):  # the sound starts anywhere within a 20 ms frame
+        x = with_lead(8000 + pad, body)
+        # the detector reports onsets on its frame grid: here the frame the sound starts in
+        reported = (8000 + pad) // 320 * 320
+        rises.add(align_onset(x, reported, RATE) - pad)
+    # one position relative to the sound (to the 1 ms hop), whatever the grid offset
+    assert max(rises) - min(rises) <= 16
+    # and just before the sound starts: the first 4 ms window whose energy reaches the level
+    assert 8000 - 64 <= min(rises) <= 8000
+
+
+def test_a_click_is_not_a_rise_and_no_rise_keeps_the_reported_onset() -> None:
+    x = with_lead(8000, tone(0.5))
+    x[7500] = 0.9  # a click 31 ms before the sound, inside the search span
+    assert 8000 - 64 <= align_onset(x, 7680, RATE) <= 8000
+    quiet = noisy(np.zeros(RATE, np.float32))
+    assert align_onset(quiet, 8000, RATE) == 8000
+    # too little audio after the onset to set the level from: the reported onset
+    short = with_lead(8000, tone(ALIGN_NEEDS_S / 2))
+    assert align_onset(short, 8000, RATE) == 8000
+    with pytest.raises(ValueError, match="onset_sample"):
+        align_onset(short, len(short) + 1, RATE)
+
+
+def test_an_aligned_scorer_waits_for_the_window_and_scores_it_from_the_rise() -> None:
+    model = random_model(aligned=True)
+    x = with_lead(8000 + 100, tone(0.8) * np.linspace(0.2, 1.0, int(0.8 * RATE), np.float32))
+    scorer = OnsetScorer(model)
+    out = []
+    for k in range(len(x) // 320):
+        end = (k + 1) * 0.02
+        if k == 30:
+            scorer.start(0.5)  # the frame grid's onset, 100 samples before the sound
+        out += [(round(end, 2), sc) for sc in scorer.push(x[k * 320 : (k + 1) * 320], RATE, end)]
+    start = model.window_start(x, RATE, 8000)
+    rise = align_onset(x, 8000, RATE)
+    assert start == rise - int(ALIGN_LEAD_S * RATE)
+    assert 8100 - 64 <= rise <= 8100
+    # scored on the frame that completes the window from `start`, not from the onset
+    want_end = np.ceil((start / RATE + 0.215) / 0.02 - 1e-9) * 0.02
+    assert [t for t, _ in out] == [round(want_end, 2), round(want_end + 0.1, 2)]
+    assert out[0][1].probability == pytest.approx(
+        model.probability(x, RATE, 0.2, onset_sample=8000), abs=1e-6
+    )
+    plain = random_model()
+    assert out[0][1].probability != pytest.approx(plain.probability(x[8000:], RATE, 0.2))
+
+
 # ---------------------------------------------------------------------------- model file
 
 
@@ -139,6 +207,9 @@ def test_model_roundtrip_and_file_errors(tmp_path: Path) -> None:
     assert again.horizons_s == (0.2, 0.3)
     x = tone(0.4)
     assert again.probability(x, RATE, 0.3) == pytest.approx(model.probability(x, RATE, 0.3))
+    assert not again.aligned
+    random_model(aligned=True).save(tmp_path / "a.npz")
+    assert OnsetModel.load(tmp_path / "a.npz").aligned
     with pytest.raises(ValueError, match="horizon_s must be one of"):
         model.probability(x, RATE, 0.25)
     with pytest.raises(ModelFileError, match="train_onset"):
@@ -152,22 +223,26 @@ def test_model_roundtrip_and_file_errors(tmp_path: Path) -> None:
         OnsetModel(bad)
 
 
-def from_onset(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """`x` from the onset the arbiter's own speech detector reports (as at run time)."""
+def onset_index(x: npt.NDArray[np.float32]) -> int:
+    """Sample index of the onset the arbiter's own speech detector reports in `x`."""
     vad = VoiceActivity()
     for k in range(len(x) // 320):
         edge = vad.push(frame_features(x[k * 320 : (k + 1) * 320], RATE), (k + 1) * 0.02)
         if edge is not None and edge[0] == "start":
-            return x[int(round(edge[1] * RATE)) :]
+            return int(round(edge[1] * RATE))
     raise AssertionError("no onset found")
+
+
+def early_probabilities(model: OnsetModel, x: npt.NDArray[np.float32]) -> list[float]:
+    at = onset_index(x)
+    return [model.probability(x, RATE, h, onset_sample=at) for h in model.horizons_s]
 
 
 def test_shipped_model_hears_wait_sooner_than_uh_huh() -> None:
     model = OnsetModel.load()
-    wait = from_onset(load_clip(ASSETS / "wait_stop_tuesday.flac", RATE))
-    uh_huh = from_onset(load_clip(ASSETS / "uh_huh.flac", RATE))
-    p_wait = [model.probability(wait, RATE, h) for h in model.horizons_s]
-    p_uh_huh = [model.probability(uh_huh, RATE, h) for h in model.horizons_s]
+    wait = with_lead(8000, load_clip(ASSETS / "wait_stop_tuesday.flac", RATE))
+    p_wait = early_probabilities(model, wait)
+    p_uh_huh = early_probabilities(model, with_lead(8000, load_clip(ASSETS / "uh_huh.flac", RATE)))
     # what the decider acts on: the running mean over the horizons
     assert np.mean(p_wait[:2]) > 0.9
     assert np.mean(p_uh_huh[:2]) < 0.7

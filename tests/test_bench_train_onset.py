@@ -104,3 +104,29 @@ def test_the_voice_check_applies_the_deciders_running_mean_rule() -> None:
     assert rule_fires(scores((0.98, 0.15), (0.97, 0.2)), params)
     # confident but too little voiced sound (a click)
     assert not rule_fires(scores((0.99, 0.04), (0.99, 0.06)), params)
+
+
+def test_the_voice_checks_sound_only_replay_counts_stops_before_words() -> None:
+    from bench.onset_voices import sound_stops
+    from plugins.arbiter.model import ArbiterParams
+    from tests.test_arbiter_onset import random_model, with_lead
+
+    model = random_model(aligned=True)
+    x = with_lead(8000, vowel(1.0, 150.0))
+    off = ArbiterParams(early_threshold=1.0, quick_audio_threshold=1.0, sustained_speech_s=0.8)
+    # no rule that acts on sound alone fires within 0.5 s: words would decide
+    assert not sound_stops(model, x, off)
+    # the duration rule does, once it is short enough, and only within the window counted
+    short = ArbiterParams(early_threshold=1.0, quick_audio_threshold=1.0, sustained_speech_s=0.3)
+    assert sound_stops(model, x, short)
+    assert not sound_stops(model, x, short, within_s=0.2)
+    # the quick tier: an early mean >= its threshold lets 0.2 s of running speech stop
+    quick = ArbiterParams(
+        early_threshold=1.0,
+        quick_audio_threshold=0.01,
+        quick_speech_s=0.2,
+        sustained_speech_s=0.8,
+        sustained_audio_floor=0.0,
+    )
+    assert sound_stops(model, x, quick)
+    assert not sound_stops(model, with_lead(8000, vowel(0.1, 150.0)), quick)

@@ -9,6 +9,13 @@ frame (so the level does not matter), into a one-hidden-layer network per horizo
 on rendered train-split speech (`bench.train_onset`). Its probability is only acted on when
 it is very high (threshold chosen on val): the words still decide everything else.
 
+The speech detector reports onsets on its 20 ms frame grid, so where the speech starts
+within the first window moves by up to a frame from one run to the next; windows taken at
+the reported onset scored one clip 0.91-0.99 as it was shifted by 0-18 ms. A model trained
+`aligned` therefore starts its windows at the sound's own rise (`align_onset`: the first
+1 ms hop near the reported onset whose energy clears a level set by the coming peak and the
+noise before), which moves with the speech, not with the frame grid.
+
 `OnsetAudio` keeps the recent input audio so the window can start at the onset, which the
 speech detector reports after the fact.
 """
@@ -31,6 +38,8 @@ __all__ = [
     "OnsetModel",
     "OnsetScore",
     "OnsetScorer",
+    "align_onset",
+    "aligned_window_start",
     "onset_features",
     "window_s",
 ]
@@ -53,6 +62,29 @@ VOICED_BLOCK_S = 0.02
 """Block length of the voiced-sound count of a scored window, seconds."""
 MAX_BUFFER_S = 2.0
 """Audio `OnsetAudio` keeps, seconds."""
+ALIGN_KEY = "meta/aligned"
+"""Key of the alignment flag in the model file (absent: windows start at the onset)."""
+ALIGN_HOP_S = 0.001
+"""Hop of the energy envelope `align_onset` reads, seconds."""
+ALIGN_WIN_S = 0.004
+"""Window of that envelope, seconds."""
+ALIGN_BEFORE_S = 0.06
+ALIGN_AFTER_S = 0.04
+"""The rise is searched from this long before the reported onset to this long after, s."""
+ALIGN_PEAK_S = 0.1
+"""The peak the level is set from is the loudest hop this long after the reported onset, s."""
+ALIGN_FLOOR_S = (0.16, 0.08)
+"""The noise floor is the median hop from the first to the second of these before the
+reported onset, seconds."""
+ALIGN_DROP_DB = 20.0
+"""The rise level is halfway (in dB) from the floor to the peak, and at least the peak
+less this, dB."""
+ALIGN_HOLD_HOPS = 8
+"""Hops in a row that must clear the level (a click, under 12 ms, does not), count."""
+ALIGN_LEAD_S = 0.01
+"""Windows start this long before the rise found, seconds."""
+ALIGN_NEEDS_S = ALIGN_PEAK_S + ALIGN_WIN_S
+"""Audio after the reported onset that `align_onset` reads, seconds."""
 
 _FloatArray = npt.NDArray[np.float32]
 _filterbanks: dict[int, tuple[int, int, npt.NDArray[np.float64]]] = {}
@@ -83,6 +115,57 @@ def _filterbank(rate_hz: int) -> tuple[int, int, npt.NDArray[np.float64]]:
     fb = (win, hop, m)
     _filterbanks[rate_hz] = fb
     return fb
+
+
+def align_onset(samples: npt.NDArray[np.floating], onset_sample: int, sample_rate_hz: int) -> int:
+    """Index in `samples` of the sound's rise near a reported onset at `onset_sample`: the
+    first `ALIGN_HOP_S` hop from `ALIGN_BEFORE_S` before it to `ALIGN_AFTER_S` after whose
+    energy (over `ALIGN_WIN_S`) stays for `ALIGN_HOLD_HOPS` at or above a level halfway in dB
+    between the noise floor before the onset and the loudest hop in `ALIGN_PEAK_S` after it
+    (and no lower than that peak less `ALIGN_DROP_DB`). `onset_sample` when no hop does, or
+    when the audio after the onset is shorter than `ALIGN_NEEDS_S`. Audio before the
+    search start is read for the floor when there is any."""
+    x = np.asarray(samples, dtype=np.float64).reshape(-1)
+    if not 0 <= onset_sample <= len(x):
+        raise ValueError(f"onset_sample must be in [0, {len(x)}], got {onset_sample}")
+    hop = max(1, int(round(ALIGN_HOP_S * sample_rate_hz)))
+    win = max(hop, int(round(ALIGN_WIN_S * sample_rate_hz)))
+    if len(x) - onset_sample < int(round(ALIGN_NEEDS_S * sample_rate_hz)):
+        return onset_sample
+    first = max(0, onset_sample - int(round(ALIGN_FLOOR_S[0] * sample_rate_hz)))
+    seg = x[first : onset_sample + int(round(ALIGN_NEEDS_S * sample_rate_hz))]
+    c = np.concatenate([[0.0], np.cumsum(seg * seg)])
+    starts = np.arange(0, len(seg) - win + 1, hop)
+    db = 10.0 * np.log10((c[starts + win] - c[starts]) / win + 1e-12)
+    at = onset_sample - first  # the onset's index in seg
+
+    def hops(lo_s: float, hi_s: float) -> npt.NDArray[np.bool_]:
+        lo = at + int(round(lo_s * sample_rate_hz))
+        hi = at + int(round(hi_s * sample_rate_hz))
+        return (starts >= lo) & (starts + win <= hi)
+
+    peak = float(db[hops(0.0, ALIGN_NEEDS_S)].max())
+    quiet = db[hops(-ALIGN_FLOOR_S[0], -ALIGN_FLOOR_S[1])]
+    floor = float(np.median(quiet)) if len(quiet) else peak - 2.0 * ALIGN_DROP_DB
+    level = max(peak - ALIGN_DROP_DB, 0.5 * (peak + floor))
+    above = db >= level
+    held = above.copy()
+    for k in range(1, ALIGN_HOLD_HOPS):
+        held[:-k] &= above[k:]
+    held[len(held) - ALIGN_HOLD_HOPS + 1 :] = False
+    candidates = np.flatnonzero(held & hops(-ALIGN_BEFORE_S, ALIGN_AFTER_S + ALIGN_WIN_S))
+    if len(candidates) == 0:
+        return onset_sample
+    return first + int(starts[candidates[0]])
+
+
+def aligned_window_start(
+    samples: npt.NDArray[np.floating], onset_sample: int, sample_rate_hz: int
+) -> int:
+    """Where an aligned model's windows start: `ALIGN_LEAD_S` before `align_onset` (index
+    in `samples`, never before the first sample)."""
+    rise = align_onset(samples, onset_sample, sample_rate_hz)
+    return max(0, rise - int(round(ALIGN_LEAD_S * sample_rate_hz)))
 
 
 def window_s(horizon_s: float) -> float:
@@ -148,10 +231,14 @@ def voiced_seconds(samples: npt.NDArray[np.floating], sample_rate_hz: int) -> fl
 class OnsetModel:
     """P(interruption | first `horizon_s` of the user's audio) for a few fixed horizons.
 
-    One standardised one-hidden-layer tanh network per horizon. Load the shipped weights
-    with `OnsetModel.load()` (in the worker's prewarm, not on import)."""
+    One standardised one-hidden-layer tanh network per horizon. An `aligned` model starts
+    its windows `ALIGN_LEAD_S` before the sound's rise (`align_onset`), else at the reported
+    onset. Load the shipped weights with `OnsetModel.load()` (in the worker's prewarm, not
+    on import)."""
 
-    def __init__(self, layers: dict[float, dict[str, npt.NDArray[np.float32]]]) -> None:
+    def __init__(
+        self, layers: dict[float, dict[str, npt.NDArray[np.float32]]], *, aligned: bool = False
+    ) -> None:
         if not layers:
             raise ModelFileError("onset model has no horizons")
         for h, p in layers.items():
@@ -169,6 +256,7 @@ class OnsetModel:
             if hidden < 1 or shapes != want:
                 raise ModelFileError(f"onset model horizon {h} s: shapes {shapes}, want {want}")
         self.layers = {float(h): p for h, p in layers.items()}
+        self.aligned = aligned
 
     @property
     def horizons_s(self) -> tuple[float, ...]:
@@ -180,16 +268,30 @@ class OnsetModel:
         """Read the weights (default: the shipped `data/onset_model.npz`)."""
         p = path or DATA_DIR / ONSET_MODEL_FILE
         layers: dict[float, dict[str, npt.NDArray[np.float32]]] = {}
+        aligned = False
         with reading_npz(p, "onset model", "bench.train_onset"), np.load(p) as z:
             for key in z.files:
+                if key == ALIGN_KEY:
+                    aligned = bool(np.asarray(z[key]))
+                    continue
                 tag, name = key.split("/", 1)
                 layers.setdefault(float(tag), {})[name] = np.asarray(z[key], np.float32)
-        return cls(layers)
+        return cls(layers, aligned=aligned)
 
     def save(self, path: Path) -> None:
-        """Write the weights as a compressed .npz."""
+        """Write the weights (and whether windows are aligned) as a compressed .npz."""
         flat = {f"{h:g}/{k}": v for h, p in self.layers.items() for k, v in p.items()}
+        flat[ALIGN_KEY] = np.asarray(self.aligned)
         np.savez_compressed(path, **flat)  # type: ignore[arg-type]
+
+    def window_start(
+        self, samples: npt.NDArray[np.floating], sample_rate_hz: int, onset_sample: int
+    ) -> int:
+        """Index in `samples` where this model's windows start for an onset reported at
+        `onset_sample` (see the class doc; never before the first sample)."""
+        if not self.aligned:
+            return onset_sample
+        return aligned_window_start(samples, onset_sample, sample_rate_hz)
 
     def logit_features(self, horizon_s: float, feats: npt.NDArray[np.floating]) -> float:
         """Log-odds of interruption from `onset_features(..., horizon_s)`."""
@@ -199,25 +301,53 @@ class OnsetModel:
         return float(h @ p["w2"] + p["b2"])
 
     def score(
-        self, samples: npt.NDArray[np.floating], sample_rate_hz: int, horizon_s: float
+        self,
+        samples: npt.NDArray[np.floating],
+        sample_rate_hz: int,
+        horizon_s: float,
+        *,
+        onset_sample: int = 0,
     ) -> OnsetScore:
-        """`OnsetScore` of audio starting at the onset: P(interruption) of its first
-        `window_s(horizon_s)` and the voiced sound in its first `horizon_s`."""
-        x = np.asarray(samples).reshape(-1)[: int(round(window_s(horizon_s) * sample_rate_hz))]
+        """`OnsetScore` of an onset reported at index `onset_sample` of `samples` (the
+        audio before it is read by an aligned model): P(interruption) of the window
+        (`probability`) and the voiced sound in its first `horizon_s`."""
+        x = np.asarray(samples).reshape(-1)
+        start = self.window_start(x, sample_rate_hz, onset_sample)
+        return self.score_window(x[start:], sample_rate_hz, horizon_s)
+
+    def score_window(
+        self, window: npt.NDArray[np.floating], sample_rate_hz: int, horizon_s: float
+    ) -> OnsetScore:
+        """`OnsetScore` of audio that starts where this model's window does (`window_start`
+        already applied)."""
+        x = np.asarray(window).reshape(-1)
         return OnsetScore(
             horizon_s=horizon_s,
-            probability=self.probability(x, sample_rate_hz, horizon_s),
+            probability=self._probability_from(x, sample_rate_hz, horizon_s),
             voiced_s=voiced_seconds(x[: int(round(horizon_s * sample_rate_hz))], sample_rate_hz),
         )
 
     def probability(
-        self, samples: npt.NDArray[np.floating], sample_rate_hz: int, horizon_s: float
+        self,
+        samples: npt.NDArray[np.floating],
+        sample_rate_hz: int,
+        horizon_s: float,
+        *,
+        onset_sample: int = 0,
     ) -> float:
-        """P(interruption) of audio starting at the onset, scored on its first `horizon_s`
-        (one of `horizons_s`)."""
+        """P(interruption) of an onset reported at index `onset_sample` of `samples`,
+        scored on the `window_s(horizon_s)` from `window_start` (`horizon_s` one of
+        `horizons_s`)."""
+        x = np.asarray(samples).reshape(-1)
+        start = self.window_start(x, sample_rate_hz, onset_sample)
+        return self._probability_from(x[start:], sample_rate_hz, horizon_s)
+
+    def _probability_from(
+        self, window: npt.NDArray[np.floating], sample_rate_hz: int, horizon_s: float
+    ) -> float:
         if horizon_s not in self.layers:
             raise ValueError(f"horizon_s must be one of {self.horizons_s}, got {horizon_s}")
-        z = self.logit_features(horizon_s, onset_features(samples, sample_rate_hz, horizon_s))
+        z = self.logit_features(horizon_s, onset_features(window, sample_rate_hz, horizon_s))
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
@@ -270,23 +400,34 @@ class OnsetAudio:
 
 class OnsetScorer:
     """Runs an `OnsetModel` on a stream: keeps the recent audio and, once per horizon after
-    each `start`, scores the audio from the onset (0.3-7 ms of numpy per score)."""
+    each `start`, scores the window from the onset (0.3-7 ms of numpy per score). For an
+    aligned model the window start is found once `ALIGN_NEEDS_S` of audio after the onset
+    is in; a horizon is scored when its whole window is."""
 
     def __init__(self, model: OnsetModel, *, max_buffer_s: float = MAX_BUFFER_S) -> None:
         self.model = model
         self.audio = OnsetAudio(max_buffer_s=max_buffer_s)
         self._onset_s: float | None = None
+        self._start_s: float | None = None
         self._pending: list[float] = []
 
     def start(self, onset_s: float) -> None:
         """The user's speech started at stream time `onset_s` (it may lie in the past)."""
         self._onset_s = onset_s
+        self._start_s = None if self.model.aligned else onset_s
         self._pending = list(self.model.horizons_s)
 
     def stop(self) -> None:
         """Score nothing more for the current onset."""
         self._onset_s = None
+        self._start_s = None
         self._pending = []
+
+    def _context(self, onset_s: float) -> tuple[_FloatArray, int]:
+        """The kept audio from before the onset (as much as alignment reads) and the
+        onset's index in it."""
+        kept = self.audio.since(onset_s - ALIGN_FLOOR_S[0])
+        return kept, max(0, len(kept) - len(self.audio.since(onset_s)))
 
     def push(
         self, samples: npt.NDArray[np.floating], sample_rate_hz: int, end_s: float
@@ -296,11 +437,18 @@ class OnsetScorer:
         self.audio.push(samples, sample_rate_hz, end_s)
         out: list[OnsetScore] = []
         onset = self._onset_s
+        if onset is None:
+            return out
+        rate = self.audio.sample_rate_hz
+        if self._start_s is None and end_s >= onset + ALIGN_NEEDS_S - 1e-9:
+            kept, at = self._context(onset)
+            self._start_s = onset + (self.model.window_start(kept, rate, at) - at) / rate
+        start = self._start_s
         while (
-            onset is not None
+            start is not None
             and self._pending
-            and end_s >= onset + window_s(self._pending[0]) - 1e-9
+            and end_s >= start + window_s(self._pending[0]) - 1e-9
         ):
             h = self._pending.pop(0)
-            out.append(self.model.score(self.audio.since(onset), self.audio.sample_rate_hz, h))
+            out.append(self.model.score_window(self.audio.since(start), rate, h))
         return out
