@@ -261,9 +261,9 @@ def choose_params(
             ArbiterParams(**so_far["params"]),  # type: ignore[arg-type]
             {
                 "quick_audio_threshold": QUICK_AUDIO_THRESHOLDS,
-                "quick_speech_s": (0.3, 0.35, 0.4, 0.5),
-                "early_threshold": (0.97, 0.98, 0.99),
-                "sustained_speech_s": (0.7, 0.8, 1.0),
+                "quick_speech_s": (0.2, 0.25, 0.3, 0.35, 0.4, 0.5),
+                "early_threshold": (0.95, 0.96, 0.97, 0.98, 0.99),
+                "sustained_speech_s": (0.7, 0.8, 1.0, 1.2),
             },
         )
     best, met = best_of(rows)
