@@ -256,12 +256,18 @@ def _ours(name: str, models: TurnTakingModels, *, arbiter: bool, endpointing: bo
             def on_overlap(ev: OverlapEvent) -> None:
                 if det is not None and ev.label == "backchannel":
                     det.on_backchannel()
+                audio = (
+                    f", audio p {ev.onset_probability:.2f}"
+                    if ev.onset_probability is not None
+                    else ""
+                )
                 note(
-                    f"arbiter: {ev.label} (p {ev.probability:.2f}, "
+                    f"arbiter: {ev.label} (words p {ev.probability:.2f}{audio}, "
                     f"{ev.latency_s * 1000:.0f} ms, {', '.join(ev.cues)})",
                     {
                         "label": ev.label,
                         "probability": ev.probability,
+                        "onset_probability": ev.onset_probability,
                         "latency_s": ev.latency_s,
                         "cues": list(ev.cues),
                     },
