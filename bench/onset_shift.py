@@ -75,8 +75,8 @@ def summarize(
     rows: Sequence[tuple[bool, list[list[OnsetScore]]]],
     model: OnsetModel,
     params: ArbiterParams,
-) -> list[str]:
-    """Markdown rows of one model (see the module doc)."""
+) -> str:
+    """The markdown row of one model (see the module doc)."""
     y = np.array([1.0 if pos else 0.0 for pos, _ in rows])
     spreads = []
     for k in range(len(model.horizons_s)):
@@ -92,7 +92,7 @@ def summarize(
         bc = np.mean([float(np.mean(f)) for pos, f in fired if not pos] or [np.nan])
         it = np.mean([float(np.mean(f)) for pos, f in fired if pos] or [np.nan])
         cells.append(f"{thr:g}: {100 * flips:.1f} % ({100 * bc:.1f} / {100 * it:.1f})")
-    return [f"| {name} | {len(rows)} | {' , '.join(spreads)} | {' ; '.join(cells)} |"]
+    return f"| {name} | {len(rows)} | {' , '.join(spreads)} | {' ; '.join(cells)} |"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -130,8 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if per is not None:
                 rows.append((pos, per))
         label = f"{name} ({'aligned' if model.aligned else 'at the reported onset'})"
-        for line in summarize(label, rows, model, params):
-            print(line, flush=True)
+        print(summarize(label, rows, model, params), flush=True)
     return 0
 
 
