@@ -1,8 +1,10 @@
 """`python -m bench all`: build the sets, run every command with every baseline on val and
 test, clean and telephony, and write reports, plots and a markdown summary.
 
-Output: `<cache>/results/<UTC date>/` holding `<command>-<split>-<condition>.json` (+ PNGs)
-and `results.md` (tables ready to paste into the README, with the date and machine).
+Output: `<cache>/results/<UTC date>/` (`<UTC date>-quick/` for `--quick`, so a quick run
+never overwrites a full one of the same day) holding `<command>-<split>-<condition>.json`
+(+ PNGs) and `results.md` (tables ready to paste into the README, with the date and
+machine).
 Session runs play a real AgentSession per episode (three stacks per item) on a virtual clock
 whose models' off-loop work is charged at its CPU cost (`bench.runners.SESSION_CLOCKS`), so
 they take their compute time rather than about 10 s each; they use a deterministic subset:
@@ -62,6 +64,11 @@ def _find_sets(built: Any) -> list[SetRef]:
     return refs
 
 
+def results_dir(cache: Path, day: str, *, quick: bool) -> Path:
+    """Where one day's run writes its results: quick runs apart from full ones."""
+    return cache / "results" / (f"{day}-quick" if quick else day)
+
+
 def run_all(
     *,
     data: Path,
@@ -92,7 +99,7 @@ def run_all(
     if not refs:
         raise InputError("the set builder produced no overlap/endpoint manifests")
     day = datetime.now(UTC).strftime("%Y-%m-%d")
-    out_dir = cache / "results" / day
+    out_dir = results_dir(cache, day, quick=quick)
     out_dir.mkdir(parents=True, exist_ok=True)
     n_session = session_items if session_items is not None else (
         SESSION_ITEMS_QUICK if quick else SESSION_ITEMS

@@ -189,3 +189,12 @@ def test_load_subcommand_is_routed_and_rejects_bad_options(
     assert "--rounds must be in 1..20" in capsys.readouterr().out
     assert main(["load", "--soak-minutes", "1", "--rss-bound-mb", "10"]) == 2
     assert "--rss-bound-mb must be in 50..100000" in capsys.readouterr().out
+
+
+def test_a_quick_run_writes_apart_from_a_full_run_of_the_same_day(tmp_path: Path) -> None:
+    from bench.suite import results_dir
+
+    full = results_dir(tmp_path, "2026-12-01", quick=False)
+    quick = results_dir(tmp_path, "2026-12-01", quick=True)
+    assert full == tmp_path / "results" / "2026-12-01"
+    assert quick != full and quick.parent == full.parent
