@@ -52,6 +52,7 @@ def test_environment_overrides_dotenv(tmp_path: Path) -> None:
         ("LOAD_THRESHOLD", "1.5", "(0, 1]"),
         ("LOAD_THRESHOLD", "high", "must be a number"),
         ("INPUT_SAMPLE_RATE_HZ", "96000", "[8000, 48000]"),
+        ("INPUT_FRAME_MS", "5", "[10, 100]"),
         ("INTERRUPTION_MODE", "cloud", "arbiter, vad"),
         ("ENDPOINTING_MODE", "magic", "adaptive, livekit"),
         ("USER_AWAY_TIMEOUT_S", "0", "[1, 600]"),

@@ -30,6 +30,16 @@ def test_room_audio_is_resampled_to_the_configured_rate() -> None:
     assert options is not None and options.sample_rate == 8_000
 
 
+def test_room_audio_comes_in_the_frames_the_arbiter_was_measured_on() -> None:
+    # the demo and the session benchmark feed 20 ms frames; LiveKit's default is 50 ms
+    from sim.audio_io import DEFAULT_FRAME_S
+
+    options = room_options(Settings()).get_audio_input_options()
+    assert options is not None and options.frame_size_ms == round(DEFAULT_FRAME_S * 1000)
+    options = room_options(Settings(input_frame_ms=10)).get_audio_input_options()
+    assert options is not None and options.frame_size_ms == 10
+
+
 class _Session:
     def __init__(self, agent_state: str) -> None:
         self.agent_state = agent_state

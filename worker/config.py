@@ -105,6 +105,10 @@ class Settings:
     input_sample_rate_hz: int = 16_000
     """Rate the room's audio is resampled to before STT, VAD and our models (8 kHz SIP audio
     is upsampled, 48 kHz WebRTC audio downsampled)."""
+    input_frame_ms: int = 20
+    """Length of the room's audio frames, milliseconds. The arbiter acts on a frame's end,
+    so its early decisions wait up to one frame; it was measured on 20 ms frames (the
+    framework's default is 50 ms)."""
     user_away_timeout_s: float = 12.0
     """Silence (user and agent) after which the user is "away" and the agent checks in."""
     load_threshold: float = 0.7
@@ -126,6 +130,8 @@ class Settings:
             raise ConfigError(
                 f"INPUT_SAMPLE_RATE_HZ must be in [8000, 48000], got {self.input_sample_rate_hz}"
             )
+        if not 10 <= self.input_frame_ms <= 100:
+            raise ConfigError(f"INPUT_FRAME_MS must be in [10, 100] ms, got {self.input_frame_ms}")
         if not 0.0 < self.load_threshold <= 1.0:
             raise ConfigError(f"LOAD_THRESHOLD must be in (0, 1], got {self.load_threshold}")
         if not 1.0 <= self.user_away_timeout_s <= 600.0:

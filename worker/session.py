@@ -69,8 +69,13 @@ def _debug_note(detail: str, data: dict[str, Any]) -> None:
 
 
 def room_options(settings: Settings) -> RoomOptions:
-    """Room I/O options: audio in at one rate for every client (SIP 8 kHz is upsampled)."""
-    return RoomOptions(audio_input=AudioInputOptions(sample_rate=settings.input_sample_rate_hz))
+    """Room I/O options: audio in at one rate for every client (SIP 8 kHz is upsampled), in
+    frames of `input_frame_ms` (the arbiter decides at frame ends)."""
+    return RoomOptions(
+        audio_input=AudioInputOptions(
+            sample_rate=settings.input_sample_rate_hz, frame_size_ms=settings.input_frame_ms
+        )
+    )
 
 
 def caller_number(participant: rtc.RemoteParticipant) -> str | None:
