@@ -416,3 +416,30 @@ def test_shipped_model_scores_wait_alike_wherever_it_falls_in_a_detector_frame()
         [early_probabilities(model, with_lead(8000 + pad, wait)) for pad in range(0, 320, 32)]
     )
     assert np.ptp(per_pad, axis=0).max() < 0.02  # stop 12: 0.07-0.08
+
+
+# ---------------------------------------------------------------------------- input frames
+
+
+def test_the_arbiter_analyses_20_ms_frames_whatever_size_the_room_sends() -> None:
+    from plugins.arbiter.arbiter import InterruptionArbiter
+
+    arb = InterruptionArbiter(model=toy_model(), echo_reference=False)
+    x = np.arange(RATE, dtype=np.float32)  # sample k has value k: pieces show their origin
+    # LiveKit's room input default: 50 ms frames, ending at 0.05, 0.10, ... s
+    pieces = []
+    for k in range(4):
+        pieces += arb._analysis_frames(x[k * 800 : (k + 1) * 800], RATE, (k + 1) * 0.05)
+    assert [len(p) for p, _ in pieces] == [320] * 10
+    assert [round(t, 3) for _, t in pieces] == [0.02 * (k + 1) for k in range(10)]
+    assert all(p[0] == 320 * k for k, (p, _) in enumerate(pieces))  # nothing lost or doubled
+    # 10 ms frames: a piece every second frame
+    arb = InterruptionArbiter(model=toy_model(), echo_reference=False)
+    got = [
+        len(arb._analysis_frames(x[k * 160 : (k + 1) * 160], RATE, 0.01 * (k + 1)))
+        for k in range(4)
+    ]
+    assert got == [0, 1, 0, 1]
+    # a new sample rate is a new signal: what was held over is dropped
+    arb._analysis_frames(x[:160], RATE, 0.01)
+    assert [len(p) for p, _ in arb._analysis_frames(x[:480], 24_000, 0.03)] == [480]
