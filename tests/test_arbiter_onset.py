@@ -443,3 +443,12 @@ def test_the_arbiter_analyses_20_ms_frames_whatever_size_the_room_sends() -> Non
     # a new sample rate is a new signal: what was held over is dropped
     arb._analysis_frames(x[:160], RATE, 0.01)
     assert [len(p) for p, _ in arb._analysis_frames(x[:480], 24_000, 0.03)] == [480]
+
+
+def test_training_benchmark_and_run_time_share_one_analysis_frame() -> None:
+    from bench import onset_voices, ours_overlap, train_onset
+    from plugins.arbiter.arbiter import ANALYSIS_FRAME_S
+    from sim.audio_io import DEFAULT_FRAME_S
+
+    assert ours_overlap.FRAME_S == train_onset.FRAME_S == ANALYSIS_FRAME_S == DEFAULT_FRAME_S
+    assert onset_voices.FRAME_SAMPLES == ours_overlap.FRAME_SAMPLES
