@@ -25,19 +25,12 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.manifest import load_overlap_manifest, refuse_test_manifests
+from bench.ours_overlap import ArbiterOverlapSystem, trace_item
 from bench.runners import load_item_audio
 from bench.train_onset import MAX_WORDS, _place, espeak, onset_of, roc_report
-from bench.types import BENCH_SAMPLE_RATE_HZ, Samples
-from plugins.arbiter.model import (
-    HASH_DIM,
-    ArbiterDecider,
-    ArbiterParams,
-    TextModel,
-    VoiceActivity,
-    frame_features,
-    load_params,
-)
-from plugins.arbiter.onset import OnsetModel, OnsetScore, OnsetScorer
+from bench.types import BENCH_SAMPLE_RATE_HZ, OverlapItem, Samples
+from plugins.arbiter.model import HASH_DIM, ArbiterDecider, ArbiterParams, TextModel, load_params
+from plugins.arbiter.onset import OnsetModel, OnsetScore
 
 VOICES = ("en-us+m3", "en-us+f3", "en+m1", "en-us+f4")
 """espeak-ng voices (language + variant) held out from training: neither Piper's nor
@@ -47,7 +40,6 @@ SEED = 20261130
 BEFORE_WORDS_S = 0.5
 """Sound-only stops are counted up to this long after the onset, seconds (the first words
 of the local speech-to-text come 0.5-1.2 s after it)."""
-FRAME_SAMPLES = int(0.02 * BENCH_SAMPLE_RATE_HZ)
 
 
 def early_scores(model: OnsetModel, x: Samples) -> list[OnsetScore] | None:
@@ -78,36 +70,18 @@ def rule_fires(scores: Sequence[OnsetScore], params: ArbiterParams) -> bool:
 def sound_stops(
     model: OnsetModel, x: Samples, params: ArbiterParams, *, within_s: float = BEFORE_WORDS_S
 ) -> bool:
-    """Whether the decider, fed a clip's sound alone (20 ms frames, its own speech
-    detector's onset, the early scores as they complete; no words), stops the agent
-    within `within_s` of the first onset."""
-    d = ArbiterDecider(_NO_WORDS, params=params)
-    d.on_agent_speech("", 0.0)
-    vad = VoiceActivity()
-    scorer = OnsetScorer(model)
-    onset: float | None = None
-    for k in range(len(x) // FRAME_SAMPLES):
-        frame = np.asarray(x[k * FRAME_SAMPLES : (k + 1) * FRAME_SAMPLES], np.float32)
-        now = (k + 1) * FRAME_SAMPLES / BENCH_SAMPLE_RATE_HZ
-        feats = frame_features(frame, BENCH_SAMPLE_RATE_HZ)
-        events = [d.push_audio_features(feats, now)]
-        edge = vad.push(feats, now)
-        if edge is not None and edge[0] == "start" and onset is None:
-            onset = edge[1]
-            events.append(d.on_user_speech_start(onset))
-            scorer.start(onset)
-        elif edge is not None and edge[0] == "end":
-            events.append(d.on_user_speech_end(now))
-        for sc in scorer.push(frame, BENCH_SAMPLE_RATE_HZ, now):
-            events.append(
-                d.push_onset_probability(sc.probability, sc.horizon_s, now, voiced_s=sc.voiced_s)
-            )
-        for ev in events:
-            if ev is not None:
-                return ev.label == "interruption" and ev.latency_s <= within_s + 1e-9
-        if onset is not None and now - onset > within_s:
-            return False
-    return False
+    """Whether the decider, fed a clip's sound alone (`trace_item` with no transcript: 20 ms
+    frames, its own speech detector's onsets, the early scores), stops the agent within
+    `within_s` of the first onset that detector reports."""
+    at = onset_of(x)
+    if at is None:
+        return False
+    item = OverlapItem(
+        id="clip", audio=Path(), label="backchannel", onset_s=at / BENCH_SAMPLE_RATE_HZ
+    )
+    system = ArbiterOverlapSystem(model=_NO_WORDS, params=params, onset_model=model)
+    dec = system.replay(trace_item(item, x, (), model), params)
+    return dec.decision == "interruption" and dec.decided_at_s <= within_s + 1e-9
 
 
 def summarize(
