@@ -403,7 +403,7 @@ class InterruptionArbiter:
         try:
             now = self._now()
             for x, end_s in self._analysis_frames(_mono(frame), frame.sample_rate, now):
-                self._analyse(x, frame.sample_rate, end_s, listening=listening)
+                self._analyse(x, frame.sample_rate, end_s, listening=listening, gate=gate)
         except Exception as exc:
             self._fail(exc)
 
@@ -426,13 +426,19 @@ class InterruptionArbiter:
         ]
 
     def _analyse(
-        self, x: npt.NDArray[np.float32], rate_hz: int, end_s: float, *, listening: bool
+        self,
+        x: npt.NDArray[np.float32],
+        rate_hz: int,
+        end_s: float,
+        *,
+        listening: bool,
+        gate: EchoGate | None,
     ) -> None:
-        """One analysis frame ending at stream time `end_s`. A decision is stamped with its
-        end, up to one input frame before the arbiter acts on it."""
+        """One analysis frame ending at stream time `end_s` (`gate`: the echo gate when the
+        playout is tapped). A decision is stamped with its end, up to one input frame before
+        the arbiter acts on it."""
         d = self._decider
         assert d is not None  # _on_frame returns early without one
-        gate = self._gate if self._tap is not None else None
         scorer = self._scorer
         verdict: EchoVerdict | None = None
         if gate is not None:
