@@ -334,15 +334,18 @@ def test_noise_burst_does_not_stop_the_agent(kind: str, models: TurnTakingModels
     assert _user_turns(events) == [] and llm.calls == []
 
 
-def test_agent_echo_at_minus_20_db_does_not_stop_the_agent(models: TurnTakingModels) -> None:
-    # a speakerphone: the agent's own voice comes back 60 ms late at -20 dB, and the
+@pytest.mark.parametrize(("lag_s", "gain_db"), [(0.06, -20.0), (0.3, -10.0)])
+def test_agent_echo_does_not_stop_the_agent(
+    lag_s: float, gain_db: float, models: TurnTakingModels
+) -> None:
+    # a speakerphone: the agent's own voice comes back late and attenuated, and the
     # speech-to-text hears the agent's words in it
     t = ClipTTS(library=ClipLibrary.from_lines(AGENT_LINES))
-    echo = (t.render(OPENING) * 10 ** (-20 / 20)).astype(np.float32)
+    echo = (t.render(OPENING) * 10 ** (gain_db / 20)).astype(np.float32)
     events, llm, _, spans = run_virtual(
         _session(
             models,
-            user=[(echo, TTS_SAMPLE_RATE_HZ, 0.06)],
+            user=[(echo, TTS_SAMPLE_RATE_HZ, lag_s)],
             texts=list(AGENT_LINES[:4]) * 2,
             agent_opening=OPENING,
         )

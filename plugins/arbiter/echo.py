@@ -11,6 +11,12 @@ each microphone frame, tests whether the input is the reference delayed and scal
 - the lag: the best of 0..`max_lag_s` by the correlation of the input's log band-energy
   trajectory over the last `window_s` with the lagged reference's (each band's mean
   removed, so a speakerphone's colouring and gain do not matter);
+- the syllables: over the hops where both the input and the lagged reference are active
+  (at least `JOINT_MIN_FRAMES`, fewer once an echo path is learnt), their band
+  trajectories alone must correlate too. Over a
+  window that is mostly silence, the whole-window correlation only says that sound
+  started at about the same time in both; a user who starts talking just as the agent
+  resumes after a pause matches that by chance, an echo also matches what follows;
 - the level: the input's level relative to the lagged reference (the echo gain, a median
   over the window) must be plausible for an echo, and the current frame must not be
   louder than the echo the reference predicts: a voice starting over the echo (double
@@ -35,6 +41,7 @@ import numpy.typing as npt
 __all__ = [
     "BAND_EDGES_HZ",
     "FRAME_S",
+    "JOINT_MIN_FRAMES",
     "EchoGate",
     "EchoVerdict",
     "transcript_is_echo",
@@ -58,6 +65,17 @@ TAIL_FRAMES = 1
 """Reference frames before the matched one whose echo may still ring in the current input
 frame (10 ms: lag rounding and a short reverberation tail). Kept short: a longer tail lets
 a user's voice hide under the prediction."""
+JOINT_MIN_FRAMES = 12
+"""Hops of the window in which the input and the lagged reference must both be active
+(within `DYNAMIC_RANGE_DB` of their window maximum; the reference also above
+`REF_ACTIVE_DB`) for their trajectories over those hops to be compared, before an echo
+path is learnt; fewer: not echo. Their correlation must then reach `TRACK_CORRELATION`.
+Over 10 hops or fewer, or at 0.8, the start of a user's "uh huh" matched the agent's
+voice by chance at some onsets (`tests/test_arbiter_echo.py`)."""
+JOINT_MIN_FRAMES_LEARNT = 3
+"""The same once an echo path has been learnt, with `min_correlation` as the bar: searched
+only near the learnt delay, a chance match is much rarer, and the first hops of each echo
+burst are still gated."""
 TRACK_CORRELATION = 0.9
 """Correlation at which a window is taken as echo alone and teaches the echo gain."""
 LAG_TOLERANCE_FRAMES = 2
@@ -94,6 +112,9 @@ class EchoVerdict:
     """Input level relative to the lagged reference, dB (None: no reference)."""
     excess_db: float | None = None
     """How much louder the current frame is than the echo the reference predicts, dB."""
+    joint_correlation: float | None = None
+    """Correlation of the two band trajectories over the hops where both are active (-1..1;
+    None: no reference, or too few such hops: `JOINT_MIN_FRAMES`)."""
 
 
 _NO_REFERENCE = EchoVerdict(is_echo=False, lag_s=None, correlation=0.0)
@@ -321,8 +342,8 @@ class EchoGate:
         mic_tot = 10.0 * np.log10(mic_p.sum(axis=1) + POWER_FLOOR)
 
         # trajectories: clipped to a common dynamic range, each band's mean removed
-        mc = np.maximum(mic_db, mic_db.max() - DYNAMIC_RANGE_DB)
-        mc = mc - mc.mean(axis=0)
+        mic_clip = np.maximum(mic_db, mic_db.max() - DYNAMIC_RANGE_DB)
+        mc = mic_clip - mic_clip.mean(axis=0)
         rc_all = np.maximum(ref_db, ref_db.max() - DYNAMIC_RANGE_DB)
         # windows[j] covers reference frames first_ref + j .. + w - 1: lag = lmax - j
         windows = np.lib.stride_tricks.sliding_window_view(rc_all, w, axis=0)  # (lmax+1, B, w)
@@ -353,7 +374,16 @@ class EchoGate:
             return EchoVerdict(False, lag * FRAME_S, r)
         sel = lagged_tot >= loud - GAIN_FRAMES_DB
         gain_db = float(np.median(mic_tot[sel] - lagged_tot[sel]))
-        if r >= TRACK_CORRELATION and gain_db <= self.max_gain_db:
+        # before any echo path is known the syllables must match as closely as a learnt
+        # path needs; after, a few hops near the learnt delay will do
+        need, bar = (
+            (JOINT_MIN_FRAMES, TRACK_CORRELATION)
+            if learnt is None
+            else (JOINT_MIN_FRAMES_LEARNT, self.min_correlation)
+        )
+        joint_r = _joint_correlation(mic_clip, mic_tot, rc_all[j : j + w], lagged_tot, need)
+        syllables = joint_r is not None and joint_r >= bar
+        if syllables and r >= TRACK_CORRELATION and gain_db <= self.max_gain_db:
             # a clear echo: learn the echo path's delay and gain (they change slowly)
             self._echo_lag = lag
             g = self._echo_gain_db
@@ -368,7 +398,26 @@ class EchoGate:
         excess_db = float(mic_tot[-1]) - predicted_db
         is_echo = (
             r >= self.min_correlation
+            and syllables
             and gain_db <= self.max_gain_db
             and excess_db <= self.max_excess_db
         )
-        return EchoVerdict(is_echo, lag * FRAME_S, r, gain_db, excess_db)
+        return EchoVerdict(is_echo, lag * FRAME_S, r, gain_db, excess_db, joint_r)
+
+
+def _joint_correlation(
+    mic_db: _Floats, mic_tot_db: _Floats, ref_db: _Floats, ref_tot_db: _Floats, min_hops: int
+) -> float | None:
+    """Correlation of the input's and the lagged reference's band energies (hops x bands,
+    dB, each clipped to `DYNAMIC_RANGE_DB` below its maximum; each band's mean removed) over
+    the hops where both are active, or None when fewer than `min_hops` are."""
+    loud = float(ref_tot_db.max())
+    both = (mic_tot_db >= mic_tot_db.max() - DYNAMIC_RANGE_DB) & (
+        ref_tot_db >= max(loud - DYNAMIC_RANGE_DB, REF_ACTIVE_DB)
+    )
+    if int(both.sum()) < min_hops:
+        return None
+    a = mic_db[both] - mic_db[both].mean(axis=0)
+    b = ref_db[both] - ref_db[both].mean(axis=0)
+    den = math.sqrt(float(np.sum(a * a)) * float(np.sum(b * b)))
+    return float(np.sum(a * b)) / den if den > 0 else 0.0
