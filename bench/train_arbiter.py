@@ -72,6 +72,10 @@ SUSTAINED_AUDIO_FLOORS = (0.0, 0.3, 0.5)
 QUICK_AUDIO_THRESHOLDS = (1.0, 0.9, 0.8, 0.7)
 """Stage 3: early audio means at which running speech stops the agent after
 `quick_speech_s` (1.0 = off)."""
+QUICK_SPEECH_S = (0.16, 0.18, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
+"""Stage 3: spans of running speech after which the quick tier stops the agent, seconds.
+The span grows in 20 ms analysis frames, so a value between two steps acts as the next
+step up (0.17 as 0.18); the first early score is known about 0.165 s after the onset."""
 RECALL_TOLERANCE = 0.01
 """Operating points whose val recall is within this of the best are equals (one point is
 about three val items); the fastest of them is kept."""
@@ -261,7 +265,7 @@ def choose_params(
             ArbiterParams(**so_far["params"]),  # type: ignore[arg-type]
             {
                 "quick_audio_threshold": QUICK_AUDIO_THRESHOLDS,
-                "quick_speech_s": (0.2, 0.25, 0.3, 0.35, 0.4, 0.5),
+                "quick_speech_s": QUICK_SPEECH_S,
                 "early_threshold": (0.95, 0.96, 0.97, 0.98, 0.99),
                 "sustained_speech_s": (0.7, 0.8, 1.0, 1.2),
             },
