@@ -42,6 +42,8 @@ import numpy as np
 from bench.manifest import refuse_test_manifests, spread_subset
 from bench.types import Samples
 
+__all__ = ["EchoResult", "NoEchoResult", "Recording", "check_echo", "check_no_echo", "main"]
+
 USER_DB = -45.0
 """A microphone frame this loud or louder holds speech (the arbiter's voiced floor is
 -50 dBFS), dBFS."""
@@ -55,6 +57,8 @@ CACHE_DIR = Path(".cache/bench/echo")
 
 
 class Gate(Protocol):
+    """What the replay needs of an echo gate (`plugins.arbiter.echo.EchoGate`'s methods)."""
+
     def push_reference(self, samples: Samples, sample_rate_hz: int, start_s: float) -> None: ...
 
     def clear_reference(self, after_s: float) -> None: ...
@@ -306,8 +310,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(report(name, recs, make), flush=True)
     return 0
 
-
-__all__ = ["EchoResult", "NoEchoResult", "Recording", "check_echo", "check_no_echo", "main"]
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -13,10 +13,10 @@ each microphone frame, tests whether the input is the reference delayed and scal
   removed, so a speakerphone's colouring and gain do not matter);
 - the syllables: over the hops where both the input and the lagged reference are active
   (at least `JOINT_MIN_FRAMES`, fewer once an echo path is learnt), their band
-  trajectories alone must correlate too. Over a
-  window that is mostly silence, the whole-window correlation only says that sound
-  started at about the same time in both; a user who starts talking just as the agent
-  resumes after a pause matches that by chance, an echo also matches what follows;
+  trajectories alone must correlate too. Over a window that is mostly silence, the
+  whole-window correlation only says that sound started at about the same time in both;
+  a user who starts talking just as the agent resumes after a pause matches that by
+  chance, an echo also matches what follows;
 - the level: the input's level relative to the lagged reference (the echo gain, a median
   over the window) must be plausible for an echo, and the current frame must not be
   louder than the echo the reference predicts: a voice starting over the echo (double
@@ -42,6 +42,7 @@ __all__ = [
     "BAND_EDGES_HZ",
     "FRAME_S",
     "JOINT_MIN_FRAMES",
+    "JOINT_MIN_FRAMES_LEARNT",
     "EchoGate",
     "EchoVerdict",
     "transcript_is_echo",
@@ -70,8 +71,8 @@ JOINT_MIN_FRAMES = 12
 (within `DYNAMIC_RANGE_DB` of their window maximum; the reference also above
 `REF_ACTIVE_DB`) for their trajectories over those hops to be compared, before an echo
 path is learnt; fewer: not echo. Their correlation must then reach `TRACK_CORRELATION`.
-Over 10 hops or fewer, or at 0.8, the start of a user's "uh huh" matched the agent's
-voice by chance at some onsets (`tests/test_arbiter_echo.py`)."""
+With 10 hops (at 0.8 or at 0.9) the start of a user's speech still matched the agent's
+voice by chance at some of the 223 onsets of `tests/test_arbiter_echo.py`."""
 JOINT_MIN_FRAMES_LEARNT = 3
 """The same once an echo path has been learnt, with `min_correlation` as the bar: searched
 only near the learnt delay, a chance match is much rarer, and the first hops of each echo
