@@ -30,7 +30,7 @@ import importlib.util
 import multiprocessing
 import pickle
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,21 +103,40 @@ def _frame_db(x: Samples) -> float:
     return float(10.0 * np.log10(np.mean(np.square(x, dtype=np.float64)) + 1e-12))
 
 
+def _replay(
+    rec: Recording, gate: Gate, echo: Samples | None = None, rate_hz: int = 0, t0_s: float = 0.0
+) -> Iterator[tuple[float, Samples, Samples | None, Any]]:
+    """Feed `rec`'s calls to `gate` in order; for each microphone frame classified, yield
+    (its stream time, recorded samples, the `echo` samples added or None, verdict). With
+    `echo` (a signal at `rate_hz` starting at stream time `t0_s`) it is added to every
+    microphone frame and every frame is classified."""
+    for c in rec.calls:
+        if c[0] == "ref":
+            gate.push_reference(c[1], c[2], c[3])
+        elif c[0] == "clear":
+            gate.clear_reference(c[1])
+        elif echo is None:
+            v = gate.push_input(c[1], c[2], c[3], classify=c[4])
+            if c[4]:
+                yield c[3], c[1], None, v
+        else:
+            mic = c[1]
+            i = int(round((c[3] - t0_s) * rate_hz))
+            e = echo[i : i + mic.size]
+            e = np.pad(e, (0, mic.size - e.size))
+            v = gate.push_input((mic + e).astype(np.float32), c[2], c[3], classify=True)
+            yield c[3], mic, e, v
+
+
 def check_no_echo(recs: Sequence[Recording], make_gate: Callable[[], Gate]) -> NoEchoResult:
     """Replay each recording as it was (no echo in the microphone)."""
     out = NoEchoResult()
     for rec in recs:
-        gate = make_gate()
-        user: list[tuple[float, bool]] = []
-        for c in rec.calls:
-            if c[0] == "ref":
-                gate.push_reference(c[1], c[2], c[3])
-            elif c[0] == "clear":
-                gate.clear_reference(c[1])
-            else:
-                v = gate.push_input(c[1], c[2], c[3], classify=c[4])
-                if c[4] and _frame_db(c[1]) >= USER_DB:
-                    user.append((c[3], bool(v.is_echo)))
+        user = [
+            (t, bool(v.is_echo))
+            for t, mic, _, v in _replay(rec, make_gate())
+            if _frame_db(mic) >= USER_DB
+        ]
         if not user:
             continue
         out.episodes += 1
@@ -168,25 +187,15 @@ def check_echo(
         ref = played_reference(rec, rate, t0, n)
         d = int(round(delay_s * rate))
         echo = np.concatenate([np.zeros(d, np.float32), ref])[:n] * np.float32(10 ** (gain_db / 20))
-        gate = make_gate()
-        for c in rec.calls:
-            if c[0] == "ref":
-                gate.push_reference(c[1], c[2], c[3])
-            elif c[0] == "clear":
-                gate.clear_reference(c[1])
-            else:
-                mic = c[1]
-                i = int(round((c[3] - t0) * rate))
-                e = echo[i : i + mic.size]
-                e = np.pad(e, (0, mic.size - e.size))
-                v = gate.push_input((mic + e).astype(np.float32), c[2], c[3], classify=True)
-                user_db, echo_db = _frame_db(mic), _frame_db(e)
-                if echo_db >= USER_DB and user_db < SILENT_DB:
-                    out.echo_frames += 1
-                    out.echo_gated += bool(v.is_echo)
-                elif user_db >= USER_DB and user_db >= echo_db:
-                    out.user_frames += 1
-                    out.user_gated += bool(v.is_echo)
+        for _, mic, e, v in _replay(rec, make_gate(), echo, rate, t0):
+            assert e is not None  # an echo was given
+            user_db, echo_db = _frame_db(mic), _frame_db(e)
+            if echo_db >= USER_DB and user_db < SILENT_DB:
+                out.echo_frames += 1
+                out.echo_gated += bool(v.is_echo)
+            elif user_db >= USER_DB and user_db >= echo_db:
+                out.user_frames += 1
+                out.user_gated += bool(v.is_echo)
     return out
 
 

@@ -49,11 +49,15 @@ def _delay(x: Samples, lag_s: float, rate: int, gain_db: float) -> Samples:
     return (y * 10 ** (gain_db / 20)).astype(np.float32)
 
 
-def _run(gate: EchoGate, ref: Samples, mic: Samples) -> list[EchoVerdict]:
+def _queue_reference(gate: EchoGate, ref: Samples) -> None:
     # the whole reference is queued ahead of playout, in 20 ms frames
     n_ref = int(FRAME_S * REF_RATE)
     for i in range(0, ref.size, n_ref):
         gate.push_reference(ref[i : i + n_ref], REF_RATE, i / REF_RATE)
+
+
+def _run(gate: EchoGate, ref: Samples, mic: Samples) -> list[EchoVerdict]:
+    _queue_reference(gate, ref)
     n = int(FRAME_S * MIC_RATE)
     return [gate.push_input(mic[i : i + n], MIC_RATE, i / MIC_RATE) for i in range(0, mic.size, n)]
 
@@ -136,9 +140,7 @@ def test_cleared_reference_no_longer_explains_the_input() -> None:
     ref = _speechlike(9, 4.0, REF_RATE, 120.0)
     echo = _delay(_resample(ref, REF_RATE, MIC_RATE), 0.06, MIC_RATE, -20.0)
     gate = EchoGate()
-    n_ref = int(FRAME_S * REF_RATE)
-    for i in range(0, ref.size, n_ref):
-        gate.push_reference(ref[i : i + n_ref], REF_RATE, i / REF_RATE)
+    _queue_reference(gate, ref)
     gate.clear_reference(after_s=1.0)  # playback was cleared at 1 s: the rest never played
     assert gate.has_reference(1.2) and not gate.has_reference(2.5)
     n = int(FRAME_S * MIC_RATE)
@@ -225,12 +227,11 @@ def test_user_speech_with_no_echo_at_all_is_never_echo() -> None:
     ref = ClipTTS(library=ClipLibrary.from_lines(AGENT_LINES)).render(SCENES["backchannel"].opening)
     clips = [user_clip(n, MIC_RATE) for n in ("uh_huh", "wait_stop_tuesday", "number_part2")]
     starts_s = np.arange(0.6, ref.size / REF_RATE - 1.0, 0.05)
-    n_ref, n = int(FRAME_S * REF_RATE), int(FRAME_S * MIC_RATE)
+    n = int(FRAME_S * MIC_RATE)
     hit: list[tuple[float, str]] = []
     for k, start_s in enumerate(starts_s):
         gate = EchoGate()
-        for i in range(0, ref.size, n_ref):
-            gate.push_reference(ref[i : i + n_ref], REF_RATE, i / REF_RATE)
+        _queue_reference(gate, ref)
         talk = clips[k % len(clips)]
         mic = np.zeros(int((start_s + 0.5) * MIC_RATE), np.float32)
         i0 = int(start_s * MIC_RATE)
