@@ -71,7 +71,10 @@ def overlap_metrics(
 
     `labels` maps item id to its reference label. Latencies (s after onset): `decided_at_s`
     over all items, and the stop latency of correctly stopped interruptions (overlap mode:
-    their `decided_at_s`; session mode: `stop_latency_s`).
+    their `stop_latency_s` when the system stopped before its final decision, else their
+    `decided_at_s`; session mode: `stop_latency_s`). A backchannel whose item says
+    `resumed` (the agent paused, then went on) is not a false stop, and is counted in
+    `backchannels_paused_and_resumed`.
     """
     missing = [it.id for it in items if it.id not in labels]
     if missing:
@@ -98,7 +101,13 @@ def overlap_metrics(
             it.stop_latency_s for it in ints if it.agent_stopped and it.stop_latency_s is not None
         ]
     else:
-        stop_lat = [it.decided_at_s for it in ints if stopped(it) and it.decided_at_s is not None]
+        stop_lat = [
+            at
+            for it in ints
+            if stopped(it)
+            and (at := it.stop_latency_s if it.stop_latency_s is not None else it.decided_at_s)
+            is not None
+        ]
     return {
         "n": len(items),
         "n_backchannel": len(bcs),
@@ -118,6 +127,9 @@ def overlap_metrics(
             sum(it.user_turn_committed for it in bcs), len(bcs)
         ),
         "llm_calls_from_backchannels": sum(it.llm_called for it in bcs),
+        "backchannels_paused_and_resumed": _rate(
+            sum(bool(it.extra.get("resumed")) and not stopped(it) for it in bcs), len(bcs)
+        ),
     }
 
 

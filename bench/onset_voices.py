@@ -60,9 +60,11 @@ def rule_fires(scores: Sequence[OnsetScore], params: ArbiterParams) -> bool:
     d = ArbiterDecider(_NO_WORDS, params=params)
     d.on_agent_speech("", 0.0)
     d.on_user_speech_start(0.0)
+    # a stop is an interruption, or a pause for the words to confirm (no words here)
     return any(
         d.push_onset_probability(sc.probability, sc.horizon_s, sc.horizon_s, voiced_s=sc.voiced_s)
         is not None
+        or d.paused_at_s is not None
         for sc in scores
     )
 
@@ -81,7 +83,9 @@ def sound_stops(
     )
     system = ArbiterOverlapSystem(model=_NO_WORDS, params=params, onset_model=model)
     dec = system.replay(trace_item(item, x, (), model), params)
-    return dec.decision == "interruption" and dec.decided_at_s <= within_s + 1e-9
+    # with no words a pause is never resumed: it stopped the agent when it began
+    stop = dec.stopped_at_s if dec.stopped_at_s is not None else dec.decided_at_s
+    return dec.decision == "interruption" and stop <= within_s + 1e-9
 
 
 def summarize(

@@ -23,6 +23,7 @@ from bench.types import (
     TranscriptEvent,
 )
 from plugins.arbiter.model import (
+    ACKNOWLEDGEMENT_WORDS,
     ArbiterDecider,
     ArbiterParams,
     AudioFeatures,
@@ -39,11 +40,9 @@ FRAME_S = 0.02
 """Frame length streamed into the systems, seconds."""
 FRAME_SAMPLES = int(FRAME_S * BENCH_SAMPLE_RATE_HZ)
 
-BACKCHANNEL_WORDS = frozenset(
-    "uh huh mm hmm yeah yes right okay sure i see oh wow really true exactly got it "
-    "alright all cool nice good great hm mhm".split()
-)
-"""Words of the word-list rule: an utterance made only of these is a backchannel."""
+BACKCHANNEL_WORDS = ACKNOWLEDGEMENT_WORDS
+"""Words of the word-list rule: an utterance made only of these is a backchannel (the
+arbiter's own list of acknowledgement words)."""
 
 
 @dataclass(frozen=True)
@@ -163,10 +162,23 @@ class ArbiterOverlapSystem:
             end = tr.duration_s + params.final_wait_s
             ev = d.on_user_speech_end(tr.duration_s) or d.tick(end)
             last = ev or last
+            paused = d.paused_at_s
+            if paused is not None:
+                # a pause the clip's end left open: the agent stayed stopped
+                return OverlapDecision(
+                    "interruption",
+                    max(0.0, end - tr.onset_s),
+                    0.5,
+                    stopped_at_s=max(0.0, paused - tr.onset_s),
+                )
         if last is None:
             return OverlapDecision("backchannel", max(0.0, tr.duration_s - tr.onset_s), 0.0)
+        stop = last.stopped_at_s
         return OverlapDecision(
-            last.label, max(0.0, last.decided_at_s - tr.onset_s), last.probability
+            last.label,
+            max(0.0, last.decided_at_s - tr.onset_s),
+            last.probability,
+            stopped_at_s=None if stop is None else max(0.0, stop - tr.onset_s),
         )
 
 

@@ -114,6 +114,7 @@ def overlap_table(report: Mapping[str, Any]) -> list[list[str]]:
             "F1",
             "stop latency p50/p95 s",
             "decision p50 s",
+            "bc paused+resumed",
             "bc -> user turn",
             "LLM calls (bc)",
             "CPU ms/s",
@@ -121,7 +122,7 @@ def overlap_table(report: Mapping[str, Any]) -> list[list[str]]:
     ]
     for name, m in _systems(report):
         if "error" in m and "n" not in m:
-            rows.append([name, "unavailable"] + ["-"] * 8)
+            rows.append([name, "unavailable"] + ["-"] * 9)
             continue
         cpu = m.get("cpu", {}).get("cpu_ms_per_audio_s")
         rows.append(
@@ -133,6 +134,7 @@ def overlap_table(report: Mapping[str, Any]) -> list[list[str]]:
                 _fmt(m["f1"], nd=3),
                 f"{_fmt(m['stop_latency_p50_s'], nd=2)}/{_fmt(m['stop_latency_p95_s'], nd=2)}",
                 _fmt(m["decision_latency_p50_s"], nd=2),
+                _fmt(m.get("backchannels_paused_and_resumed"), pct=True),
                 _fmt(m["backchannels_committed_as_turns"], pct=True) if session else "-",
                 str(m["llm_calls_from_backchannels"]) if session else "-",
                 _fmt(cpu, nd=1),

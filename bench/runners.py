@@ -190,11 +190,22 @@ def run_overlap(
             extra: dict[str, object] = {}
             if dec.probability is not None:
                 extra["probability"] = round(float(dec.probability), 4)
+            stopped_at = dec.stopped_at_s
+            if stopped_at is not None:
+                # stopped (paused) before the final decision: a confirmed interruption's stop
+                # latency, or a backchannel that paused the agent and resumed it
+                extra["stopped_at_s"] = round(float(stopped_at), 4)
+                extra["resumed"] = dec.decision == "backchannel"
             run.results.append(
                 OverlapResultItem(
                     id=item.id,
                     decision=dec.decision,
                     decided_at_s=float(dec.decided_at_s),
+                    stop_latency_s=(
+                        float(stopped_at)
+                        if stopped_at is not None and dec.decision == "interruption"
+                        else None
+                    ),
                     extra=extra,
                 )
             )

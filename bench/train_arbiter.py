@@ -196,12 +196,15 @@ def choose_params(
             dec = probe.replay(tr, params)
             if label == "backchannel":
                 n_bc += 1
-                fs += dec.decision == "interruption"
+                # a pause the words resumed still stopped the agent for a moment: the
+                # operating point is chosen on every stop, not only the ones that stood
+                fs += dec.decision == "interruption" or dec.stopped_at_s is not None
             else:
                 n_int += 1
                 if dec.decision == "interruption":
                     rec += 1
-                    lat.append(dec.decided_at_s)
+                    stop = dec.stopped_at_s
+                    lat.append(dec.decided_at_s if stop is None else stop)
         return {
             "params": params_dict(params),
             "false_stop": fs / max(1, n_bc),

@@ -84,6 +84,11 @@ class OverlapDecision:
     """Seconds after `onset_s` at which the final decision was taken."""
     probability: float | None = None
     """Optional: the system's interruption probability at the decision."""
+    stopped_at_s: float | None = None
+    """Optional: seconds after `onset_s` at which the agent's audio stopped (paused or
+    cleared), when a system stops before its final decision (the arbiter pauses on audio
+    evidence and lets the words confirm or resume). With decision "backchannel" the agent
+    paused and resumed at `decided_at_s`. None: it stopped at `decided_at_s` if at all."""
 
 
 @dataclass

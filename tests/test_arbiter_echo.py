@@ -202,7 +202,8 @@ def test_decider_discounts_echo_frames_and_echo_words() -> None:
 
 
 def test_decider_user_speech_over_echo_still_interrupts() -> None:
-    d = ArbiterDecider(TextModel.load(), params=ArbiterParams())
+    # interrupting at once (no pause to confirm) so the sustained-speech stop is the event
+    d = ArbiterDecider(TextModel.load(), params=ArbiterParams(confirm_audio_stops=False))
     d.on_agent_speech("First, unplug it from the wall.", 0.0)
     d.on_user_speech_start(1.0)
     t = 1.0

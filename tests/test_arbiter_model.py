@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,7 @@ PARAMS = ArbiterParams(
     short_speech_s=0.3,
     short_threshold=0.85,
     final_wait_s=0.5,
+    confirm_audio_stops=False,
 )
 
 
@@ -244,3 +246,128 @@ def test_truncated_model_and_out_of_range_params_raise_model_file_error(tmp_path
     bad.write_text(json.dumps({"params": {"interrupt_threshold": 7}}))
     with pytest.raises(ModelFileError, match="interrupt_threshold"):
         load_params(bad)
+
+
+# ---------------------------------------------------------------- pause, then the words settle
+
+PAUSING = replace(PARAMS, confirm_audio_stops=True, early_threshold=0.9)
+
+
+def paused_on_early_audio(
+    agent_text: str = "so the next step is to upload the file",
+) -> ArbiterDecider:
+    """A decider whose overlap (onset 2.0 s) the early audio paused at 2.2 s."""
+    d = ArbiterDecider(toy_model(), params=PAUSING)
+    d.on_agent_speech(agent_text, 0.0)
+    d.on_user_speech_start(2.0)
+    voiced_frames(d, 2.0, 10)
+    assert d.push_onset_probability(0.95, 0.15, 2.2, voiced_s=0.15) is None
+    assert d.state is ArbiterState.PAUSED and d.paused_at_s == pytest.approx(2.2)
+    return d
+
+
+def test_acknowledgement_after_a_pause_resumes_the_agent_as_a_backchannel() -> None:
+    d = paused_on_early_audio()
+    assert voiced_frames(d, 2.2, 10) == []  # "oh, okay" goes on: still paused
+    assert d.on_transcript("Oh,", False, 2.45) is None
+    assert d.on_user_speech_end(2.7) is None
+    assert state_of(d) is ArbiterState.PAUSED
+    ev = d.on_transcript("Oh, okay.", True, 2.9)
+    assert ev is not None and ev.label == "backchannel"
+    assert ev.cues == ("early_audio", "acknowledgement")
+    assert ev.paused_at_s == pytest.approx(2.2) and ev.decided_at_s == pytest.approx(2.9)
+    assert ev.stop_latency_s == pytest.approx(0.2)
+    assert state_of(d) is ArbiterState.BACKCHANNEL
+
+
+def test_a_word_with_content_confirms_the_pause_at_once() -> None:
+    d = paused_on_early_audio("the red one is cheaper and")
+    voiced_frames(d, 2.2, 5)
+    ev = d.on_transcript("wait", False, 2.5)
+    assert ev is not None and ev.label == "interruption" and ev.cues == ("early_audio", "words")
+    # the agent stopped at the pause, not when the words came
+    assert ev.stopped_at_s == pytest.approx(2.2) and ev.latency_s == pytest.approx(0.5)
+    assert state_of(d) is ArbiterState.INTERRUPTION
+
+
+def test_a_final_before_the_speech_ended_does_not_resume_the_agent() -> None:
+    # seen on val: "Okay." was finalised while the user went on ("... I'm going to have a
+    # key"); that final is not the utterance, the one after the speech is
+    d = paused_on_early_audio()
+    voiced_frames(d, 2.2, 10)  # until 2.4
+    assert d.on_transcript("Okay.", True, 2.45) is None
+    voiced_frames(d, 2.4, 20)  # the user goes on until 2.8
+    assert d.on_user_speech_end(3.1) is None
+    assert d.tick(3.3) is None and state_of(d) is ArbiterState.PAUSED
+    ev = d.on_transcript("I'm going to have a key.", True, 3.4)
+    assert ev is not None and ev.label == "interruption" and ev.cues == ("early_audio", "words")
+
+
+def test_a_pause_without_a_final_after_the_speech_is_an_interruption() -> None:
+    d = paused_on_early_audio()
+    voiced_frames(d, 2.2, 10)
+    assert d.on_transcript("Okay.", True, 2.3) is None  # before the last voiced frame
+    assert d.on_user_speech_end(2.7) is None
+    assert d.tick(2.7 + PAUSING.final_wait_s - 0.02) is None
+    ev = d.tick(2.7 + PAUSING.final_wait_s)
+    assert ev is not None and ev.label == "interruption" and ev.cues == ("early_audio", "no_final")
+
+
+def test_a_pause_without_words_stays_a_stop() -> None:
+    d = paused_on_early_audio()
+    voiced_frames(d, 2.2, 5)
+    d.on_user_speech_end(2.5)
+    ev = d.tick(2.5 + PAUSING.final_wait_s)
+    assert ev is not None and ev.label == "interruption" and ev.cues == ("early_audio", "no_words")
+
+
+def test_an_answer_to_the_agents_question_confirms_the_pause() -> None:
+    d = paused_on_early_audio("does Tuesday work?")
+    ev = d.on_transcript("Yeah.", False, 2.4)
+    assert ev is not None and ev.label == "interruption"
+    assert ev.cues == ("early_audio", "answer_to_question")
+
+
+def test_a_pause_longer_than_the_limit_is_an_interruption() -> None:
+    from plugins.arbiter.model import PAUSE_LIMIT_S
+
+    d = paused_on_early_audio()
+    d.on_transcript("yeah yeah right right", False, 2.8)
+    evs = voiced_frames(d, 2.2, int(round(PAUSE_LIMIT_S / 0.02)))
+    assert len(evs) == 1 and evs[0].label == "interruption"
+    assert evs[0].cues == ("early_audio", "pause_limit")
+    assert evs[0].decided_at_s == pytest.approx(2.2 + PAUSE_LIMIT_S)
+
+
+def test_sustained_speech_pauses_unless_the_words_already_have_content() -> None:
+    d = ArbiterDecider(toy_model(), params=PAUSING)
+    d.on_agent_speech("let me explain how this works", 0.0)
+    d.on_user_speech_start(5.0)
+    assert voiced_frames(d, 5.0, 60) == []
+    assert d.state is ArbiterState.PAUSED and d.paused_at_s == pytest.approx(6.0)
+
+    d = ArbiterDecider(toy_model(), params=PAUSING)
+    d.on_agent_speech("let me explain how this works", 0.0)
+    d.on_user_speech_start(5.0)
+    voiced_frames(d, 5.0, 20)
+    # "so I think": below the word threshold, but not an acknowledgement
+    assert d.on_transcript("so I think", False, 5.4) is None
+    evs = voiced_frames(d, 5.4, 40)
+    assert len(evs) == 1 and evs[0].cues == ("sustained_speech",)
+    assert evs[0].paused_at_s is None and evs[0].stopped_at_s == pytest.approx(6.0)
+
+
+def test_an_unpausable_agent_turns_the_pause_into_the_interruption() -> None:
+    d = paused_on_early_audio()
+    ev = d.confirm_pause(2.22)
+    assert (
+        ev is not None and ev.label == "interruption" and ev.cues == ("early_audio", "unpausable")
+    )
+    assert d.confirm_pause(2.3) is None  # nothing left to confirm
+
+
+def test_the_agent_stopping_while_paused_ends_the_overlap() -> None:
+    d = paused_on_early_audio()
+    d.on_agent_speech_end(2.5)
+    assert state_of(d) is ArbiterState.IDLE and d.paused_at_s is None
+    assert d.on_transcript("okay", True, 2.6) is None

@@ -144,11 +144,48 @@ def test_early_audio_stops_before_the_words_and_the_words_still_make_the_turn() 
     arb = InterruptionArbiter(model=TextModel.load(), params=params, onset_model=OnsetModel.load())
     r, seen = run_virtual(_scene("interruption", arb))
     assert [ev.label for ev in seen] == ["interruption"]
-    assert seen[0].cues[0] == "early_audio" and seen[0].word_count == 0
-    assert seen[0].onset_probability is not None
+    # the audio paused the agent; the first words ("wait") then confirmed the interruption
+    ev = seen[0]
+    assert ev.cues[:2] == ("early_audio", "words") and ev.word_count >= 1
+    assert ev.onset_probability is not None
+    assert ev.stop_latency_s is not None and ev.stop_latency_s < ev.latency_s
     assert r.stop_latency_s is not None and r.stop_latency_s < 0.5
+    assert r.stop_latency_s == pytest.approx(ev.stop_latency_s, abs=0.05)
+    assert not _after(r, (EventKind.AUDIO_RESUMED,), r.user_spans[0][1])
+    assert arb.metrics.pauses == 1 and arb.metrics.resumed == 0
     assert r.history[0]["role"] == "assistant" and r.history[0]["interrupted"] is True
     assert r.history[1]["role"] == "user" and "Tuesday" in r.history[1]["text"]
+
+
+def test_backchannel_that_paused_the_agent_resumes_it_and_never_becomes_a_turn() -> None:
+    from dataclasses import replace
+
+    from plugins.arbiter.model import TextModel, load_params
+    from plugins.arbiter.onset import OnsetModel
+
+    # the same threshold any onset passes: "uh huh" now pauses the agent on its sound, and
+    # its words must resume it, with no user turn and no LLM call
+    params = replace(load_params(), early_threshold=0.01, sustained_speech_s=5.0)
+    arb = InterruptionArbiter(model=TextModel.load(), params=params, onset_model=OnsetModel.load())
+    r, seen = run_virtual(_scene("backchannel", arb))
+    onset = r.user_spans[0][1]
+    paused = _after(r, (EventKind.AUDIO_PAUSED,), onset)
+    resumed = _after(r, (EventKind.AUDIO_RESUMED,), onset)
+    assert len(paused) == 1 and len(resumed) == 1 and paused[0] < resumed[0]
+    assert not _after(r, (EventKind.AUDIO_CLEARED,), onset)
+    assert [ev.label for ev in seen] == ["backchannel"]
+    ev = seen[0]
+    assert ev.cues[:2] == ("early_audio", "acknowledgement")
+    assert ev.paused_at_s is not None and ev.paused_at_s - ev.onset_s < 0.5
+    assert resumed[0] - paused[0] == pytest.approx(ev.decided_at_s - ev.paused_at_s, abs=0.05)
+    assert arb.metrics.pauses == 1 and arb.metrics.resumed == 1
+    assert arb.metrics.backchannels == 1 and arb.metrics.interruptions == 0
+    assert [m for m in r.history if m["role"] == "user"] == []
+    assert r.llm_calls == 0
+    assistant = [m for m in r.history if m["role"] == "assistant"]
+    # resumed where it paused: the whole reply was played and stored uninterrupted
+    assert assistant and assistant[0]["text"] == SCENES["backchannel"].opening
+    assert assistant[0]["interrupted"] is False
 
 
 def test_missing_onset_model_keeps_the_arbiter_on_words(

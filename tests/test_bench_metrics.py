@@ -86,6 +86,23 @@ def test_overlap_metrics_session_mode_uses_agent_stopped() -> None:
     assert m["llm_calls_from_backchannels"] == 1
 
 
+def test_overlap_metrics_pauses_stop_latency_and_resumed_backchannels() -> None:
+    labels = {"b1": "backchannel", "b2": "backchannel", "i1": "interruption"}
+    items = [
+        # paused at 0.2 s, the words resumed it at 1.0 s: not a false stop, but counted
+        _item("b1", "backchannel", 1.0, extra={"stopped_at_s": 0.2, "resumed": True}),
+        _item("b2", "backchannel", 0.9),
+        # paused at 0.21 s, confirmed by words at 0.7 s: it stopped at 0.21 s
+        _item("i1", "interruption", 0.7, stop_latency_s=0.21),
+    ]
+    m = overlap_metrics(items, labels)  # type: ignore[arg-type]
+    assert m["false_stop_rate"]["value"] == 0.0  # type: ignore[index]
+    assert m["backchannels_paused_and_resumed"]["count"] == 1  # type: ignore[index]
+    assert m["backchannels_paused_and_resumed"]["value"] == pytest.approx(0.5)  # type: ignore[index]
+    assert m["stop_latency_p50_s"] == pytest.approx(0.21)
+    assert m["decision_latency_p50_s"] == pytest.approx(0.9)
+
+
 def test_overlap_metrics_rejects_unlabelled_items() -> None:
     with pytest.raises(ValueError, match="reference label"):
         overlap_metrics([_item("x", "backchannel", 0.1)], {})

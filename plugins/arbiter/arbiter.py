@@ -66,6 +66,7 @@ from livekit.agents.voice.events import AgentStateChangedEvent, UserStateChanged
 from .echo import EchoGate, EchoVerdict
 from .log import logger
 from .model import (
+    PAUSE_LIMIT_S,
     ArbiterDecider,
     ArbiterParams,
     ArbiterState,
@@ -129,6 +130,11 @@ class ArbiterMetrics:
     interruptions: int = 0
     uninterruptible: int = 0
     """Interruptions the agent's current speech refused (tool replies)."""
+    pauses: int = 0
+    """Overlaps whose audio evidence paused the agent before their words settled them."""
+    resumed: int = 0
+    """Pauses whose words were only an acknowledgement: the agent resumed (a backchannel,
+    also counted in `backchannels`)."""
     dropped_transcripts: int = 0
     """STT events of backchannels kept away from the user turn."""
     fallbacks: int = 0
@@ -174,6 +180,7 @@ class InterruptionArbiter:
         self._onset_vad_start_s: float | None = None
         self._carry = np.zeros(0, dtype=np.float32)
         self._carry_rate_hz = 0
+        self._paused_output: io.AudioOutput | None = None
 
     @classmethod
     def load(cls, *, params: ArbiterParams | None = None) -> InterruptionArbiter:
@@ -285,6 +292,8 @@ class InterruptionArbiter:
             if ev.new_state == "speaking":
                 self._decider.on_agent_speech(self._agent_text, self._now())
             elif ev.old_state == "speaking":
+                # the speech ended or was cleared: nothing paused is left to resume
+                self._paused_output = None
                 if self._decider.echo_dominated:
                     self._echo_text_until_s = self._now() + ECHO_TRANSCRIPT_TAIL_S
                 self._decider.on_agent_speech_end(self._now())
@@ -312,7 +321,7 @@ class InterruptionArbiter:
             if ev.new_state == "speaking":
                 if self._aec_warming_up():
                     return  # the framework ignores barge-in while its echo canceller warms up
-                resumed = d.state is ArbiterState.LISTENING
+                resumed = d.state in (ArbiterState.LISTENING, ArbiterState.PAUSED)
                 own = self._onset_vad_start_s
                 onset = own if own is not None and 0.0 <= now - own <= ONSET_LOOKBACK_S else now
                 self._handle(d.on_user_speech_start(onset))
@@ -382,12 +391,13 @@ class InterruptionArbiter:
         if d is None or self._failed:
             return
         listening = d.state is ArbiterState.LISTENING
+        paused = d.state is ArbiterState.PAUSED
         gate = self._gate if self._tap is not None else None
         scorer = self._scorer
         if not listening:
             if scorer is not None:
                 scorer.stop()
-            if not d.agent_speaking:
+            if not d.agent_speaking and not paused:
                 self._onset_vad_start_s = None
                 self._carry = self._carry[:0]
                 if self._onset_vad.speaking:
@@ -395,7 +405,7 @@ class InterruptionArbiter:
                     # next onset (no "start" edge would come)
                     self._onset_vad = VoiceActivity()
                 return
-            if gate is None and scorer is None:
+            if gate is None and scorer is None and not paused:
                 self._carry = self._carry[:0]
                 return
         if frame.samples_per_channel == 0:
@@ -403,7 +413,9 @@ class InterruptionArbiter:
         try:
             now = self._now()
             for x, end_s in self._analysis_frames(_mono(frame), frame.sample_rate, now):
-                self._analyse(x, frame.sample_rate, end_s, listening=listening, gate=gate)
+                self._analyse(
+                    x, frame.sample_rate, end_s, listening=listening, paused=paused, gate=gate
+                )
         except Exception as exc:
             self._fail(exc)
 
@@ -432,10 +444,12 @@ class InterruptionArbiter:
         end_s: float,
         *,
         listening: bool,
+        paused: bool,
         gate: EchoGate | None,
     ) -> None:
         """One analysis frame ending at stream time `end_s` (`gate`: the echo gate when the
-        playout is tapped). A decision is stamped with its end, up to one input frame before
+        playout is tapped; `paused`: the agent is paused and the frame only times the rest
+        of the utterance). A decision is stamped with its end, up to one input frame before
         the arbiter acts on it."""
         d = self._decider
         assert d is not None  # _on_frame returns early without one
@@ -451,7 +465,9 @@ class InterruptionArbiter:
             if edge is not None:
                 self._onset_vad_start_s = edge[1] if edge[0] == "start" else None
             early = scorer.push(x, rate_hz, end_s)
-        if listening:
+        if paused:
+            self._handle(d.push_audio_features(feats, end_s, verdict))
+        elif listening:
             self._handle(d.push_audio_features(feats, end_s, verdict))
             for sc in early:
                 self._handle(
@@ -499,7 +515,7 @@ class InterruptionArbiter:
         try:
             text = ev.alternatives[0].text if ev.alternatives else ""
             now = self._now()
-            if d.state is ArbiterState.LISTENING:
+            if d.state in (ArbiterState.LISTENING, ArbiterState.PAUSED):
                 final = ev.type == stt.SpeechEventType.FINAL_TRANSCRIPT
                 self._held.append(ev)
                 decided = d.on_transcript(text, final, now)
@@ -520,6 +536,10 @@ class InterruptionArbiter:
     # ------------------------------------------------------------------ acting
 
     def _handle(self, ev: OverlapEvent | None) -> None:
+        d = self._decider
+        if ev is None and d is not None and d.state is ArbiterState.PAUSED:
+            if self._paused_output is None:
+                ev = self._pause()
         if ev is None:
             return
         m = self.metrics
@@ -538,15 +558,54 @@ class InterruptionArbiter:
             case "interruption":
                 m.interruptions += 1
                 self._interrupt()
+                self._paused_output = None
                 self._release()
             case "backchannel":
                 m.backchannels += 1
                 m.dropped_transcripts += len(self._held)
                 self._held.clear()
+                self._resume()
         if self._session is not None:
             self._session.emit(SESSION_EVENT, ev)  # type: ignore[arg-type]
         for cb in self._listeners:
             cb(ev)
+
+    def _pause(self) -> OverlapEvent | None:
+        """Pause the agent's audio for the decider's pause; when it cannot be paused (no
+        pausable output, uninterruptible speech) the pause becomes the interruption now
+        (returned)."""
+        d = self._decider
+        s = self._session
+        assert d is not None
+        out = s.output.audio if s is not None else None
+        speech = s.current_speech if s is not None else None
+        uninterruptible = speech is not None and not speech.allow_interruptions
+        if out is None or not out.can_pause or uninterruptible:
+            return d.confirm_pause(self._now())
+        out.pause()
+        self._paused_output = out
+        self.metrics.pauses += 1
+        logger.debug("agent paused on audio evidence; waiting for the words")
+        # frames normally settle the pause; this settles it if the input stops
+        asyncio.get_running_loop().call_later(PAUSE_LIMIT_S + 0.1, self._pause_watchdog)
+        return None
+
+    def _pause_watchdog(self) -> None:
+        d = self._decider
+        if d is None or self._failed or d.state is not ArbiterState.PAUSED:
+            return
+        try:
+            self._handle(d.tick(self._now()))
+        except Exception as exc:
+            self._fail(exc)
+
+    def _resume(self) -> None:
+        out, self._paused_output = self._paused_output, None
+        if out is None:
+            return
+        out.resume()
+        self.metrics.resumed += 1
+        logger.debug("agent resumed: the words were an acknowledgement")
 
     def _interrupt(self) -> None:
         s = self._session
@@ -583,6 +642,10 @@ class InterruptionArbiter:
         self.metrics.fallbacks += 1
         self._log_fallback(f"{type(exc).__name__}: {exc}")
         self._restore_framework_barge_in()
+        if self._paused_output is not None:
+            # a pause the arbiter can no longer settle: the user was taking the floor
+            self._interrupt()
+            self._paused_output = None
         self._release()
 
     def _log_fallback(self, reason: str) -> None:

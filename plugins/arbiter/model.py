@@ -22,8 +22,10 @@ order it arrives:
   back are no evidence of the user's speech, and a transcript made only of the agent's own
   words over such frames is no evidence of an interruption.
 
-While undecided the agent keeps talking. Every method takes the stream time as an argument
-(seconds, any origin shared by all calls), so tests feed literal timelines.
+While undecided the agent keeps talking. A stop on audio evidence alone pauses the agent
+until the words settle it: an acknowledgement ("oh okay", "I see") resumes it and stays a
+backchannel; anything else confirms the interruption. Every method takes the stream time as
+an argument (seconds, any origin shared by all calls), so tests feed literal timelines.
 """
 
 from __future__ import annotations
@@ -52,11 +54,13 @@ __all__ = [
     "ArbiterDecider",
     "ArbiterParams",
     "ArbiterState",
+    "ACKNOWLEDGEMENT_WORDS",
     "AudioFeatures",
     "ModelFileError",
     "OverlapEvent",
     "TextModel",
     "VoiceActivity",
+    "acknowledgement_only",
     "frame_features",
     "load_params",
     "normalize_words",
@@ -81,6 +85,17 @@ run; a run ends after this long without a voiced non-echo frame, seconds (longer
 pauses between words, so stray frames the echo gate missed never add up)."""
 CONTEXT_WORDS = 2
 """Agent words (at the end of its text so far) the text model sees."""
+PAUSE_LIMIT_S = 3.0
+"""A pause (`ArbiterState.PAUSED`) still unsettled this long after it began becomes an
+interruption whatever the words: the user has held the floor for seconds."""
+ACKNOWLEDGEMENT_WORDS = frozenset(
+    "uh huh mm hmm yeah yes right okay sure i see oh wow really true exactly got it "
+    "alright all cool nice good great hm mhm".split()
+)
+"""Words an acknowledgement is made of ("uh huh", "oh I see", "got it", "alright"): a
+finished utterance of only these words is a backchannel, never a turn, when the agent did
+not ask a question (see `ArbiterParams.confirm_audio_stops`). The same list is the plain
+word-list rule the benchmark reports beside the arbiter."""
 
 OverlapLabel = Literal["backchannel", "interruption"]
 
@@ -113,6 +128,11 @@ class ArbiterState(Enum):
     """Decided: the overlap was a backchannel; the agent keeps the floor."""
     INTERRUPTION = "interruption"
     """Decided: the user takes the floor; the agent must stop."""
+    PAUSED = "paused"
+    """Audio evidence alone (early audio, sustained speech) stopped the agent before its
+    words were in: its audio is paused, not cleared. Once the utterance is over, its words
+    confirm the interruption, or show an acknowledgement, which resumes the agent (a
+    backchannel after all). Words with content confirm it at once."""
 
 
 @dataclass(frozen=True)
@@ -230,6 +250,12 @@ def normalize_words(text: str) -> list[str]:
     return [_SPELLINGS.get(w, w) for w in out]
 
 
+def acknowledgement_only(words: Sequence[str]) -> bool:
+    """Whether `words` (normalised, see `normalize_words`) are at least one word and all
+    in `ACKNOWLEDGEMENT_WORDS`."""
+    return bool(words) and all(w in ACKNOWLEDGEMENT_WORDS for w in words)
+
+
 def text_features(user_words: Sequence[str], agent_words: Sequence[str]) -> list[str]:
     """Feature strings of the user's words so far given the agent's words so far."""
     n = len(user_words)
@@ -344,6 +370,15 @@ class ArbiterParams:
     least this needs only `interrupt_threshold` from its words, not `short_threshold`
     (0..1; 1 = never): the sound of "but" or "no" vouches for a word that a hum would not
     (speech-to-text invents words on hums)."""
+    confirm_audio_stops: bool = True
+    """A stop on audio evidence alone (the early audio, sustained speech, before any word
+    with content) pauses the agent instead of interrupting it (`ArbiterState.PAUSED`). The
+    words then settle it: any word outside `ACKNOWLEDGEMENT_WORDS`, an answer to the
+    agent's question, no words at all, no final transcript that arrived after the last
+    voiced frame (within `final_wait_s` of the speech's end), or a pause longer than
+    `PAUSE_LIMIT_S` confirm the interruption; a finished utterance of acknowledgement words
+    only resumes the agent, and it is a backchannel (no user turn, no LLM call). False:
+    such stops interrupt at once."""
 
     def __post_init__(self) -> None:
         for name in (
@@ -403,9 +438,12 @@ class OverlapEvent:
     """P(interruption) from the words at the decision (0..1; 0.5 when no words yet)."""
     cues: tuple[str, ...]
     """What decided: "early_audio" (the first fraction of a second of sound), "words",
-    "final_words", "sustained_speech", "answer_to_question", "no_words" (mere sound); plus
-    "echo" when frames of the overlap were discounted as the agent's own voice coming
-    back."""
+    "final_words", "sustained_speech", "answer_to_question", "no_words" (mere sound). After
+    a pause (`paused_at_s` set) the first cue is the one that paused the agent and the
+    second what settled it: "words", "answer_to_question", "no_words", "no_final" (no final
+    transcript after the speech ended), "pause_limit", "unpausable" (confirmed) or
+    "acknowledgement" (resumed). Plus "echo" when frames of the
+    overlap were discounted as the agent's own voice coming back."""
     onset_s: float
     """Stream time of the user's speech onset, seconds."""
     decided_at_s: float
@@ -421,11 +459,29 @@ class OverlapEvent:
     onset_probability: float | None = None
     """P(interruption) of the early audio classifier: the mean of the latest onset's
     horizons scored by the decision (0..1; None: not scored)."""
+    paused_at_s: float | None = None
+    """Stream time at which audio evidence paused the agent before the words settled the
+    overlap, seconds (None: never paused). With label "backchannel" the agent was paused
+    and resumed at `decided_at_s`; with "interruption" it stopped at this time."""
 
     @property
     def latency_s(self) -> float:
         """Onset to decision, seconds."""
         return self.decided_at_s - self.onset_s
+
+    @property
+    def stopped_at_s(self) -> float | None:
+        """Stream time at which the agent's audio stopped (paused or interrupted), seconds;
+        None when it kept talking throughout."""
+        if self.paused_at_s is not None:
+            return self.paused_at_s
+        return self.decided_at_s if self.label == "interruption" else None
+
+    @property
+    def stop_latency_s(self) -> float | None:
+        """Onset to the moment the agent's audio stopped, seconds (None: it never did)."""
+        stopped = self.stopped_at_s
+        return None if stopped is None else stopped - self.onset_s
 
 
 @dataclass
@@ -444,6 +500,9 @@ class _Overlap:
     run_start_s: float | None = None
     early_scores: list[float] = field(default_factory=list)
     early_horizon_s: float = 0.0
+    paused_at_s: float | None = None
+    pause_cue: str = ""
+    final_at_s: float | None = None
 
     @property
     def onset_probability(self) -> float | None:
@@ -474,6 +533,13 @@ class ArbiterDecider:
     def state(self) -> ArbiterState:
         """Current state."""
         return self._state
+
+    @property
+    def paused_at_s(self) -> float | None:
+        """Stream time at which the current overlap paused the agent, seconds (None: not
+        in `ArbiterState.PAUSED`)."""
+        ov = self._ov
+        return ov.paused_at_s if self._state is ArbiterState.PAUSED and ov is not None else None
 
     @property
     def echo_dominated(self) -> bool:
@@ -517,7 +583,11 @@ class ArbiterDecider:
         """The agent stopped speaking (finished or was interrupted)."""
         del at_s
         self._agent_speaking = False
-        if self._state in (ArbiterState.LISTENING, ArbiterState.INTERRUPTION):
+        if self._state in (
+            ArbiterState.LISTENING,
+            ArbiterState.PAUSED,
+            ArbiterState.INTERRUPTION,
+        ):
             # no overlap left to arbitrate: the user's speech is an ordinary turn now
             self._state = ArbiterState.IDLE
             self._ov = None
@@ -527,7 +597,7 @@ class ArbiterDecider:
     def on_user_speech_start(self, at_s: float) -> OverlapEvent | None:
         """The user's voice started (from a VAD); opens an overlap if the agent speaks."""
         match self._state:
-            case ArbiterState.LISTENING:
+            case ArbiterState.LISTENING | ArbiterState.PAUSED:
                 if self._ov is not None:
                     # speech resumed before the overlap was settled: the same overlap goes on
                     self._ov.ended_at_s = None
@@ -548,7 +618,7 @@ class ArbiterDecider:
         """One frame of the user's audio ending at `now_s`. With `echo` saying the frame is
         the agent's own voice coming back, a voiced frame counts as echo, not speech."""
         ov = self._ov
-        if self._state is not ArbiterState.LISTENING or ov is None:
+        if self._state not in (ArbiterState.LISTENING, ArbiterState.PAUSED) or ov is None:
             return None
         if features.voiced and ov.ended_at_s is None:
             if echo is not None and echo.is_echo:
@@ -600,14 +670,14 @@ class ArbiterDecider:
             and ov.echo_s <= ov.voiced_s
             and ov.ended_at_s is None
         ):
-            return self._decide("interruption", now_s, ("early_audio",))
+            return self._stop_on_audio(now_s, "early_audio")
         return self.tick(now_s)
 
     def on_transcript(self, text: str, is_final: bool, now_s: float) -> OverlapEvent | None:
         """A speech-to-text hypothesis of the user's current utterance (full text so far)."""
         self.last_transcript_echo = False
         ov = self._ov
-        if self._state is not ArbiterState.LISTENING or ov is None:
+        if self._state not in (ArbiterState.LISTENING, ArbiterState.PAUSED) or ov is None:
             return None
         words = normalize_words(text)
         if not words:
@@ -624,8 +694,16 @@ class ArbiterDecider:
             words = ov.words + words
         ov.words = words
         ov.final_seen = ov.final_seen or is_final
+        if is_final:
+            ov.final_at_s = now_s
         ov.probability = self._prob(words)
         p = self.params
+        if self._state is ArbiterState.PAUSED:
+            if p.question_answer and self._agent_question:
+                return self._confirm(now_s, "answer_to_question")
+            if not acknowledgement_only(words):
+                return self._confirm(now_s, "words")
+            return self.tick(now_s)
         if p.question_answer and self._agent_question:
             return self._decide("interruption", now_s, ("answer_to_question",))
         needed = p.interrupt_threshold
@@ -638,7 +716,7 @@ class ArbiterDecider:
     def on_user_speech_end(self, at_s: float) -> OverlapEvent | None:
         """The user's voice stopped (from a VAD)."""
         ov = self._ov
-        if self._state is not ArbiterState.LISTENING or ov is None:
+        if self._state not in (ArbiterState.LISTENING, ArbiterState.PAUSED) or ov is None:
             return None
         ov.ended_at_s = at_s
         return self.tick(at_s)
@@ -646,6 +724,8 @@ class ArbiterDecider:
     def tick(self, now_s: float) -> OverlapEvent | None:
         """Apply the time-based rules at `now_s` (call it on every frame or timer)."""
         ov = self._ov
+        if self._state is ArbiterState.PAUSED and ov is not None:
+            return self._settle_pause(ov, now_s)
         if self._state is not ArbiterState.LISTENING or ov is None:
             return None
         p = self.params
@@ -655,7 +735,7 @@ class ArbiterDecider:
             start = max(start, ov.run_start_s)
         span = ov.last_voiced_s - start if ov.last_voiced_s is not None else 0.0
         if ov.ended_at_s is None and span >= self._sustained_needed_s() - 1e-9:
-            return self._decide("interruption", now_s, ("sustained_speech",))
+            return self._stop_on_audio(now_s, "sustained_speech")
         if ov.ended_at_s is None:
             return None
         if ov.final_seen or now_s - ov.ended_at_s >= p.final_wait_s:
@@ -671,7 +751,56 @@ class ArbiterDecider:
             return self._decide("backchannel", now_s, ("final_words",))
         return None
 
+    def confirm_pause(self, now_s: float) -> OverlapEvent | None:
+        """Make a pause (`ArbiterState.PAUSED`) the interruption now, e.g. because the
+        agent's audio cannot be paused; None when not paused."""
+        ov = self._ov
+        if self._state is not ArbiterState.PAUSED or ov is None:
+            return None
+        return self._confirm(now_s, "unpausable")
+
     # ------------------------------------------------------------------ internals
+
+    def _stop_on_audio(self, now_s: float, cue: str) -> OverlapEvent | None:
+        """Audio evidence alone says stop: pause (see `confirm_audio_stops`), or interrupt at
+        once when pausing is off or the words so far already have content."""
+        ov = self._ov
+        assert ov is not None  # only called while LISTENING
+        if not self.params.confirm_audio_stops or (ov.words and not acknowledgement_only(ov.words)):
+            return self._decide("interruption", now_s, (cue,))
+        ov.paused_at_s = now_s
+        ov.pause_cue = cue
+        self._state = ArbiterState.PAUSED
+        return None
+
+    def _settle_pause(self, ov: _Overlap, now_s: float) -> OverlapEvent | None:
+        """The time-based rules while paused: words with content already confirmed it in
+        `on_transcript`, so a settled utterance has acknowledgement words or none."""
+        assert ov.paused_at_s is not None
+        if now_s - ov.paused_at_s >= PAUSE_LIMIT_S - 1e-9:
+            return self._confirm(now_s, "pause_limit")
+        if ov.ended_at_s is None:
+            return None
+        # only a final that came after the last voiced frame has heard the whole utterance:
+        # "Okay." finalised while the user went on ("... I'm going to have a key") is not
+        # the utterance (seen on val)
+        covered = ov.final_at_s is not None and (
+            ov.last_voiced_s is None or ov.final_at_s >= ov.last_voiced_s
+        )
+        if not covered and now_s - ov.ended_at_s < self.params.final_wait_s:
+            return None
+        if not ov.words:
+            # no words to show it was an acknowledgement: the stop stands, as it would
+            # without pausing (a turn with late words is never dropped)
+            return self._confirm(now_s, "no_words")
+        if not covered:
+            return self._confirm(now_s, "no_final")
+        return self._decide("backchannel", now_s, (ov.pause_cue, "acknowledgement"))
+
+    def _confirm(self, now_s: float, cue: str) -> OverlapEvent:
+        ov = self._ov
+        assert ov is not None
+        return self._decide("interruption", now_s, (ov.pause_cue, cue))
 
     def _sustained_needed_s(self) -> float:
         """Span of running speech that stops the agent (see `sustained_audio_floor` and
@@ -700,7 +829,7 @@ class ArbiterDecider:
 
     def _decide(self, label: OverlapLabel, now_s: float, cues: tuple[str, ...]) -> OverlapEvent:
         ov = self._ov
-        assert ov is not None  # only called while LISTENING
+        assert ov is not None  # only called while LISTENING or PAUSED
         if ov.echo_s > 0.0 or ov.echo_transcripts:
             cues = (*cues, "echo")
         ev = OverlapEvent(
@@ -714,6 +843,7 @@ class ArbiterDecider:
             echo_lag_s=ov.echo_lag_s,
             echo_correlation=ov.echo_correlation,
             onset_probability=ov.onset_probability,
+            paused_at_s=ov.paused_at_s,
         )
         match label:
             case "interruption":
