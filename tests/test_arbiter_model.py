@@ -272,12 +272,31 @@ def test_acknowledgement_after_a_pause_resumes_the_agent_as_a_backchannel() -> N
     assert d.on_transcript("Oh,", False, 2.45) is None
     assert d.on_user_speech_end(2.7) is None
     assert state_of(d) is ArbiterState.PAUSED
-    ev = d.on_transcript("Oh, okay.", True, 2.9)
+    # the final is in, but the user may go on: resume once the speech has been over 0.3 s
+    assert d.on_transcript("Oh, okay.", True, 2.9) is None
+    assert d.tick(2.7 + PAUSING.resume_silence_s - 0.02) is None
+    ev = d.tick(2.7 + PAUSING.resume_silence_s)
     assert ev is not None and ev.label == "backchannel"
     assert ev.cues == ("early_audio", "acknowledgement")
-    assert ev.paused_at_s == pytest.approx(2.2) and ev.decided_at_s == pytest.approx(2.9)
+    assert ev.paused_at_s == pytest.approx(2.2) and ev.decided_at_s == pytest.approx(3.0)
     assert ev.stop_latency_s == pytest.approx(0.2)
     assert state_of(d) is ArbiterState.BACKCHANNEL
+
+
+def test_speech_going_on_after_an_acknowledgement_keeps_the_agent_paused() -> None:
+    # "Oh. ... what about Tuesday": the gap after "Oh." must not resume the agent
+    d = paused_on_early_audio()
+    voiced_frames(d, 2.2, 5)
+    assert d.on_transcript("Oh.", True, 2.35) is None
+    assert d.on_user_speech_end(2.6) is None
+    assert d.tick(2.8) is None
+    assert d.on_user_speech_start(2.85) is None
+    assert state_of(d) is ArbiterState.PAUSED
+    voiced_frames(d, 2.85, 20)
+    assert d.on_user_speech_end(3.5) is None
+    ev = d.on_transcript("What about Tuesday?", True, 3.6)
+    assert ev is not None and ev.label == "interruption"
+    assert ev.stopped_at_s == pytest.approx(2.2)
 
 
 def test_a_word_with_content_confirms_the_pause_at_once() -> None:

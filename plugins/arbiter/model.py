@@ -379,6 +379,11 @@ class ArbiterParams:
     `PAUSE_LIMIT_S` confirm the interruption; a finished utterance of acknowledgement words
     only resumes the agent, and it is a backchannel (no user turn, no LLM call). False:
     such stops interrupt at once."""
+    resume_silence_s: float = 0.3
+    """A pause resumes the agent only once the user's speech has been over this long (after
+    the speech detector's own end-of-speech silence), seconds (0-3): a gap inside one
+    utterance ("Oh. ... so what about") must not resume it between the acknowledgement and
+    the rest."""
 
     def __post_init__(self) -> None:
         for name in (
@@ -409,6 +414,8 @@ class ArbiterParams:
             raise ValueError(f"short_speech_s must be in [0, 5] s, got {self.short_speech_s}")
         if not 0.0 <= self.final_wait_s <= 5.0:
             raise ValueError(f"final_wait_s must be in [0, 5] s, got {self.final_wait_s}")
+        if not 0.0 <= self.resume_silence_s <= 3.0:
+            raise ValueError(f"resume_silence_s must be in [0, 3] s, got {self.resume_silence_s}")
 
 
 def load_params(path: Path | None = None) -> ArbiterParams:
@@ -795,6 +802,8 @@ class ArbiterDecider:
             return self._confirm(now_s, "no_words")
         if not covered:
             return self._confirm(now_s, "no_final")
+        if now_s - ov.ended_at_s < self.params.resume_silence_s - 1e-9:
+            return None
         return self._decide("backchannel", now_s, (ov.pause_cue, "acknowledgement"))
 
     def _confirm(self, now_s: float, cue: str) -> OverlapEvent:
