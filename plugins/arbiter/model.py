@@ -510,6 +510,8 @@ class _Overlap:
     paused_at_s: float | None = None
     pause_cue: str = ""
     final_at_s: float | None = None
+    runs: int = 1
+    finals: int = 0
 
     @property
     def onset_probability(self) -> float | None:
@@ -607,6 +609,8 @@ class ArbiterDecider:
             case ArbiterState.LISTENING | ArbiterState.PAUSED:
                 if self._ov is not None:
                     # speech resumed before the overlap was settled: the same overlap goes on
+                    if self._ov.ended_at_s is not None:
+                        self._ov.runs += 1
                     self._ov.ended_at_s = None
                 return None
             case ArbiterState.INTERRUPTION:
@@ -703,6 +707,7 @@ class ArbiterDecider:
         ov.final_seen = ov.final_seen or is_final
         if is_final:
             ov.final_at_s = now_s
+            ov.finals += 1
         ov.probability = self._prob(words)
         p = self.params
         if self._state is ArbiterState.PAUSED:
@@ -788,11 +793,14 @@ class ArbiterDecider:
             return self._confirm(now_s, "pause_limit")
         if ov.ended_at_s is None:
             return None
-        # only a final that came after the last voiced frame has heard the whole utterance:
-        # "Okay." finalised while the user went on ("... I'm going to have a key") is not
-        # the utterance (seen on val)
-        covered = ov.final_at_s is not None and (
-            ov.last_voiced_s is None or ov.final_at_s >= ov.last_voiced_s
+        # the words have heard the whole utterance only when a final came after its last
+        # voiced frame and there are as many finals as runs of speech: "Okay." finalised
+        # while the user went on ("... I'm going to have a key", val), or "Yeah." of the
+        # first run arriving after the second ("yeah ... did it", test) is not the utterance
+        covered = (
+            ov.final_at_s is not None
+            and (ov.last_voiced_s is None or ov.final_at_s >= ov.last_voiced_s)
+            and ov.finals >= ov.runs
         )
         if not covered and now_s - ov.ended_at_s < self.params.final_wait_s:
             return None
