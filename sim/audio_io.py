@@ -237,7 +237,8 @@ class ClockAudioOutput(io.AudioOutput):
         self._cancel_finish()
         self._record(OutputEventKind.CLEARED, position)
         self._end_segment()
-        self._paused = False
+        # like LiveKit's room output and transcript synchronizer, a pause outlives the
+        # segment: whoever paused must resume, or the next segment stays silent
         self.on_playback_finished(playback_position=position, interrupted=True)
 
     def pause(self) -> None:

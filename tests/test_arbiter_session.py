@@ -153,6 +153,10 @@ def test_early_audio_stops_before_the_words_and_the_words_still_make_the_turn() 
     assert r.stop_latency_s == pytest.approx(ev.stop_latency_s, abs=0.05)
     assert not _after(r, (EventKind.AUDIO_RESUMED,), r.user_spans[0][1])
     assert arb.metrics.pauses == 1 and arb.metrics.resumed == 0
+    # the reply is heard: a pause outlives the segment in LiveKit's outputs (and in the
+    # simulated one), and the framework lifts it before the next speech's audio
+    assert r.history[2]["text"] == "Got it, Tuesday then. What time works for you?"
+    assert r.reply_latency_s is not None
     assert r.history[0]["role"] == "assistant" and r.history[0]["interrupted"] is True
     assert r.history[1]["role"] == "user" and "Tuesday" in r.history[1]["text"]
 

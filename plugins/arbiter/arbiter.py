@@ -558,6 +558,9 @@ class InterruptionArbiter:
             case "interruption":
                 m.interruptions += 1
                 self._interrupt()
+                # the output stays paused after the clear (LiveKit's outputs keep a pause
+                # across segments); the framework lifts a stale pause before it forwards the
+                # next speech's audio (voice/agent_activity.py ~5052 in 1.8.9)
                 self._paused_output = None
                 self._release()
             case "backchannel":
