@@ -22,6 +22,12 @@ How it sits in livekit-agents 1.8.9 (public extension points only):
 - `attach` listens to `agent_state_changed` and `user_state_changed` (the session's VAD)
   and calls `session.interrupt()` on a true interruption; the framework then stores the
   assistant message truncated with `interrupted=True`.
+- A stop on the sound alone (`ArbiterState.PAUSED`: early audio or sustained speech, no
+  word with content yet) pauses `session.output.audio` instead; the user's transcripts
+  stay held. Words with content (or no words) then call `session.interrupt()`; an
+  utterance of acknowledgement words only resumes the output and is dropped like any
+  backchannel. An output that cannot pause, or uninterruptible speech, gets the
+  interruption at once, as before.
 - Echo gate: `attach` wraps the session's audio output (`session.output.audio`) in a
   pass-through tap that feeds the agent's audio, stamped with the time it plays, to an
   `echo.EchoGate` as the far-end reference. The tap sits at the output rather than in
