@@ -471,10 +471,9 @@ class InterruptionArbiter:
             if edge is not None:
                 self._onset_vad_start_s = edge[1] if edge[0] == "start" else None
             early = scorer.push(x, rate_hz, end_s)
-        if paused:
+        if listening or paused:
             self._handle(d.push_audio_features(feats, end_s, verdict))
-        elif listening:
-            self._handle(d.push_audio_features(feats, end_s, verdict))
+        if listening:
             for sc in early:
                 self._handle(
                     d.push_onset_probability(
