@@ -120,6 +120,34 @@ def test_failure_falls_back_to_the_framework_barge_in() -> None:
     assert any(m["role"] == "user" and "Tuesday" in m["text"] for m in r.history)
 
 
+def test_failure_while_paused_stops_the_agent_and_keeps_the_words() -> None:
+    from dataclasses import replace
+
+    from plugins.arbiter.model import TextModel, load_params
+    from plugins.arbiter.onset import OnsetModel
+
+    # the early audio pauses the agent; the decider then breaks on the first transcript:
+    # the pause must become the interruption, and the words the next turn
+    params = replace(load_params(), early_threshold=0.01, sustained_speech_s=5.0)
+    arb = InterruptionArbiter(model=TextModel.load(), params=params, onset_model=OnsetModel.load())
+    assert arb._decider is not None
+
+    def broken(text: str, is_final: bool, now_s: float) -> None:
+        raise RuntimeError("simulated arbiter failure")
+
+    arb._decider.on_transcript = broken  # type: ignore[method-assign]
+    r, seen = run_virtual(_scene("interruption", arb))
+    assert not arb.active and arb.metrics.fallbacks == 1 and arb.metrics.pauses == 1
+    assert seen == []
+    onset = r.user_spans[0][1]
+    paused = _after(r, (EventKind.AUDIO_PAUSED,), onset)
+    cleared = _after(r, (EventKind.AUDIO_CLEARED,), onset)
+    assert len(paused) == 1 and cleared and paused[0] < cleared[0]
+    assert not _after(r, (EventKind.AUDIO_RESUMED,), onset)
+    assert r.history[0]["interrupted"] is True
+    assert any(m["role"] == "user" and "Tuesday" in m["text"] for m in r.history)
+
+
 def test_missing_model_returns_a_disabled_arbiter(monkeypatch: pytest.MonkeyPatch) -> None:
     from plugins.arbiter.model import ModelFileError, TextModel
 
