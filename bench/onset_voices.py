@@ -84,8 +84,8 @@ def sound_stops(
     system = ArbiterOverlapSystem(model=_NO_WORDS, params=params, onset_model=model)
     dec = system.replay(trace_item(item, x, (), model), params)
     # with no words a pause is never resumed: it stopped the agent when it began
-    stop = dec.stopped_at_s if dec.stopped_at_s is not None else dec.decided_at_s
-    return dec.decision == "interruption" and stop <= within_s + 1e-9
+    stop = dec.stop_s
+    return dec.decision == "interruption" and stop is not None and stop <= within_s + 1e-9
 
 
 def summarize(

@@ -198,13 +198,12 @@ def choose_params(
                 n_bc += 1
                 # a pause the words resumed still stopped the agent for a moment: the
                 # operating point is chosen on every stop, not only the ones that stood
-                fs += dec.decision == "interruption" or dec.stopped_at_s is not None
+                fs += dec.stop_s is not None
             else:
                 n_int += 1
-                if dec.decision == "interruption":
+                if dec.decision == "interruption" and dec.stop_s is not None:
                     rec += 1
-                    stop = dec.stopped_at_s
-                    lat.append(dec.decided_at_s if stop is None else stop)
+                    lat.append(dec.stop_s)
         return {
             "params": params_dict(params),
             "false_stop": fs / max(1, n_bc),

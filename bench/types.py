@@ -90,6 +90,15 @@ class OverlapDecision:
     evidence and lets the words confirm or resume). With decision "backchannel" the agent
     paused and resumed at `decided_at_s`. None: it stopped at `decided_at_s` if at all."""
 
+    @property
+    def stop_s(self) -> float | None:
+        """Seconds after `onset_s` at which the agent's audio stopped, for a good or for a
+        pause it resumed from (`stopped_at_s`, else `decided_at_s` for an interruption);
+        None when it never stopped."""
+        if self.stopped_at_s is not None:
+            return self.stopped_at_s
+        return self.decided_at_s if self.decision == "interruption" else None
+
 
 @dataclass
 class OverlapResultItem:

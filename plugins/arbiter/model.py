@@ -499,7 +499,6 @@ class _Overlap:
     ended_at_s: float | None = None
     words: list[str] = field(default_factory=list)
     probability: float | None = None
-    final_seen: bool = False
     echo_s: float = 0.0
     echo_lag_s: float | None = None
     echo_correlation: float | None = None
@@ -510,8 +509,16 @@ class _Overlap:
     paused_at_s: float | None = None
     pause_cue: str = ""
     final_at_s: float | None = None
+    """Stream time of the latest final transcript with words, seconds."""
     runs: int = 1
+    """Runs of speech in the overlap (speech that resumed before the verdict adds one)."""
     finals: int = 0
+    """Final transcripts with words received in the overlap."""
+
+    @property
+    def final_seen(self) -> bool:
+        """Whether a final transcript with words has arrived."""
+        return self.finals > 0
 
     @property
     def onset_probability(self) -> float | None:
@@ -704,7 +711,6 @@ class ArbiterDecider:
             # a further final of the same overlap continues the utterance
             words = ov.words + words
         ov.words = words
-        ov.final_seen = ov.final_seen or is_final
         if is_final:
             ov.final_at_s = now_s
             ov.finals += 1
