@@ -392,29 +392,35 @@ def test_the_agent_stopping_while_paused_ends_the_overlap() -> None:
     assert d.on_transcript("okay", True, 2.6) is None
 
 
-def test_the_first_runs_final_arriving_late_does_not_resume_the_agent() -> None:
-    # "yeah ... did it" (test): the final "Yeah." of the first run of speech came after the
-    # second run had ended; only a final per run shows the whole utterance was heard
+def paused_over_two_runs(second_frames: int) -> tuple[ArbiterDecider, float]:
+    """Paused at 2.2 s (`paused_on_early_audio`); the speech runs on to 2.3 s and ends at
+    2.6 s, and a second run of `second_frames` 20 ms frames starts at 2.9 s and ends 0.3 s
+    after its last frame. Returns the decider and that second end, seconds."""
     d = paused_on_early_audio()
     voiced_frames(d, 2.2, 5)
     d.on_user_speech_end(2.6)
     d.on_user_speech_start(2.9)
-    voiced_frames(d, 2.9, 20)
-    d.on_user_speech_end(3.6)
+    voiced_frames(d, 2.9, second_frames)
+    end = round(2.9 + 0.02 * second_frames + 0.3, 6)
+    d.on_user_speech_end(end)
+    return d, end
+
+
+def test_the_first_runs_final_arriving_late_does_not_resume_the_agent() -> None:
+    # "yeah ... did it" (test): the final "Yeah." of the first run of speech came after the
+    # second run had ended; only a final per run shows the whole utterance was heard
+    d, end = paused_over_two_runs(20)
+    assert end == pytest.approx(3.6)
     assert d.on_transcript("Yeah.", True, 3.85) is None
-    assert d.tick(3.6 + PAUSING.resume_silence_s + 0.1) is None
+    assert d.tick(end + PAUSING.resume_silence_s + 0.1) is None
     assert state_of(d) is ArbiterState.PAUSED
     ev = d.on_transcript("I did it.", True, 4.0)
     assert ev is not None and ev.label == "interruption" and ev.stopped_at_s == pytest.approx(2.2)
 
 
 def test_one_final_per_run_of_acknowledgements_resumes_the_agent() -> None:
-    d = paused_on_early_audio()
-    voiced_frames(d, 2.2, 5)
-    d.on_user_speech_end(2.6)
-    d.on_user_speech_start(2.9)
-    voiced_frames(d, 2.9, 10)
-    d.on_user_speech_end(3.4)
+    d, end = paused_over_two_runs(10)
+    assert end == pytest.approx(3.4)
     assert d.on_transcript("Yeah.", True, 3.5) is None
     ev = d.on_transcript("Right.", True, 3.75)
     assert ev is not None and ev.label == "backchannel" and ev.decided_at_s == pytest.approx(3.75)
