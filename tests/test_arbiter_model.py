@@ -424,3 +424,58 @@ def test_one_final_per_run_of_acknowledgements_resumes_the_agent() -> None:
     assert d.on_transcript("Yeah.", True, 3.5) is None
     ev = d.on_transcript("Right.", True, 3.75)
     assert ev is not None and ev.label == "backchannel" and ev.decided_at_s == pytest.approx(3.75)
+
+
+# ------------------------------------------------------- words-rule stops on acknowledgements
+
+
+def sure_of_oh_model() -> TextModel:
+    """A text model sure that "oh" interrupts (P 0.95) and that "okay" does not: the words
+    rule would stop the agent on an interim "Oh"."""
+    w = np.zeros(HASH_DIM, dtype=np.float32)
+    for word, weight in {"oh": 3.0, "okay": -1.0, "wait": 4.0}.items():
+        w[hashed_indices([f"u:{word}"])[0]] += weight
+    return TextModel(w, 0.0)
+
+
+def words_rule_on_oh(params: ArbiterParams) -> tuple[ArbiterDecider, OverlapEvent | None]:
+    """Onset at 2.0 s, 0.4 s of speech, then the interim "Oh" at 2.45 s."""
+    d = ArbiterDecider(sure_of_oh_model(), params=params)
+    d.on_agent_speech("so the next step is to upload the file", 0.0)
+    d.on_user_speech_start(2.0)
+    assert voiced_frames(d, 2.0, 20) == []
+    return d, d.on_transcript("Oh", False, 2.45)
+
+
+def test_words_rule_on_acknowledgement_words_pauses_and_a_finished_acknowledgement_resumes() -> (
+    None
+):
+    d, ev = words_rule_on_oh(PAUSING)
+    assert ev is None and state_of(d) is ArbiterState.PAUSED
+    assert d.paused_at_s == pytest.approx(2.45)
+    assert d.on_user_speech_end(2.7) is None
+    assert d.on_transcript("Oh, okay.", True, 2.9) is None
+    ev = d.tick(2.7 + PAUSING.resume_silence_s)
+    assert ev is not None and ev.label == "backchannel"
+    assert ev.cues == ("words", "acknowledgement")
+    assert ev.stop_latency_s == pytest.approx(0.45)
+
+
+def test_words_rule_pause_is_confirmed_by_the_next_word_at_the_pause_time() -> None:
+    d, ev = words_rule_on_oh(PAUSING)
+    assert ev is None and state_of(d) is ArbiterState.PAUSED
+    voiced_frames(d, 2.4, 10)
+    ev = d.on_transcript("Oh wait", False, 2.7)
+    assert ev is not None and ev.label == "interruption"
+    assert ev.cues == ("words", "words")
+    # the agent stopped when it paused, not when the confirming word came
+    assert ev.stopped_at_s == pytest.approx(2.45) and ev.decided_at_s == pytest.approx(2.7)
+
+
+def test_words_rule_on_acknowledgements_interrupts_at_once_when_the_pause_is_off() -> None:
+    d, ev = words_rule_on_oh(replace(PAUSING, pause_on_acknowledgement=False))
+    assert ev is not None and ev.label == "interruption" and ev.cues == ("words",)
+    assert ev.paused_at_s is None and ev.stopped_at_s == pytest.approx(2.45)
+    # and never pauses when audio stops are not confirmed either
+    d, ev = words_rule_on_oh(PARAMS)
+    assert ev is not None and ev.label == "interruption" and ev.paused_at_s is None

@@ -593,7 +593,7 @@ class InterruptionArbiter:
         out.pause()
         self._paused_output = out
         self.metrics.pauses += 1
-        logger.debug("agent paused on audio evidence; waiting for the words")
+        logger.debug("agent paused before the words settled the overlap; waiting for them")
         # frames normally settle the pause; this settles it if the input stops
         asyncio.get_running_loop().call_later(PAUSE_LIMIT_S + 0.1, self._pause_watchdog)
         return None

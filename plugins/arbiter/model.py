@@ -55,6 +55,8 @@ __all__ = [
     "ArbiterParams",
     "ArbiterState",
     "ACKNOWLEDGEMENT_WORDS",
+    "BASE_ACKNOWLEDGEMENTS",
+    "TRAIN_ACKNOWLEDGEMENTS",
     "AudioFeatures",
     "ModelFileError",
     "OverlapEvent",
@@ -88,14 +90,22 @@ CONTEXT_WORDS = 2
 PAUSE_LIMIT_S = 3.0
 """A pause (`ArbiterState.PAUSED`) still unsettled this long after it began becomes an
 interruption whatever the words: the user has held the floor for seconds."""
-ACKNOWLEDGEMENT_WORDS = frozenset(
+BASE_ACKNOWLEDGEMENTS = (
     "uh huh mm hmm yeah yes right okay sure i see oh wow really true exactly got it "
-    "alright all cool nice good great hm mhm".split()
+    "alright all cool nice good great hm mhm"
 )
-"""Words an acknowledgement is made of ("uh huh", "oh I see", "got it", "alright"): a
-finished utterance of only these words is a backchannel, never a turn, when the agent did
-not ask a question (see `ArbiterParams.confirm_audio_stops`). The same list is the plain
-word-list rule the benchmark reports beside the arbiter."""
+"""The hand-set acknowledgement words ("uh huh", "oh I see", "got it", "alright")."""
+TRAIN_ACKNOWLEDGEMENTS = (
+    "mmm um that's ah interesting absolutely fine ooh agree hum y idea definitely"
+)
+"""Words added from the train splits by `python -m bench.acknowledgements` (greedy: each
+makes at least 5 train backchannels acknowledgement-only, and few interruptions:
+"that's right", "interesting", "I agree", "um", "mmm")."""
+ACKNOWLEDGEMENT_WORDS = frozenset((BASE_ACKNOWLEDGEMENTS + " " + TRAIN_ACKNOWLEDGEMENTS).split())
+"""Words an acknowledgement is made of: a finished utterance of only these words is a
+backchannel, never a turn, when the agent did not ask a question (see
+`ArbiterParams.confirm_audio_stops`). The same list is the plain word-list rule the
+benchmark reports beside the arbiter."""
 
 OverlapLabel = Literal["backchannel", "interruption"]
 
@@ -379,6 +389,12 @@ class ArbiterParams:
     `PAUSE_LIMIT_S` confirm the interruption; a finished utterance of acknowledgement words
     only resumes the agent, and it is a backchannel (no user turn, no LLM call). False:
     such stops interrupt at once."""
+    pause_on_acknowledgement: bool = True
+    """A stop by the words rule while every word so far is an acknowledgement ("oh okay":
+    the text model is sure, but the words could still be a backchannel) pauses the agent
+    like a stop on audio evidence (see `confirm_audio_stops`, which must be on too) instead
+    of interrupting it: the next word with content confirms it at the same stop time, a
+    finished acknowledgement resumes the agent. False: such stops interrupt at once."""
     resume_silence_s: float = 0.3
     """A pause resumes the agent only once the user's speech has been over this long (after
     the speech detector's own end-of-speech silence), seconds (0-3): a gap inside one
@@ -728,6 +744,8 @@ class ArbiterDecider:
         if ov.voiced_s < p.short_speech_s:
             needed = max(needed, self._short_needed())
         if ov.probability >= needed and ov.voiced_s >= p.min_voiced_s:
+            if p.pause_on_acknowledgement and acknowledgement_only(words):
+                return self._stop_on_audio(now_s, "words")
             return self._decide("interruption", now_s, ("words",))
         return self.tick(now_s)
 
