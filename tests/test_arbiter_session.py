@@ -212,6 +212,10 @@ def test_backchannel_that_paused_the_agent_resumes_it_and_never_becomes_a_turn()
     assert resumed[0] - paused[0] == pytest.approx(ev.decided_at_s - ev.paused_at_s, abs=0.05)
     assert arb.metrics.pauses == 1 and arb.metrics.resumed == 1
     assert arb.metrics.backchannels == 1 and arb.metrics.interruptions == 0
+    # the echo gate has the agent's audio as its reference again after the resume
+    gate = arb.echo_gate
+    assert gate is not None and gate.reference_end_s is not None
+    assert gate.reference_end_s > ev.decided_at_s + 1.0
     assert [m for m in r.history if m["role"] == "user"] == []
     assert r.llm_calls == 0
     assistant = [m for m in r.history if m["role"] == "assistant"]

@@ -34,11 +34,12 @@ How it sits in livekit-agents 1.8.9 (public extension points only):
   `tts_node` because the output is the last place the arbiter can see before the
   loudspeaker: TTS audio can run seconds ahead of playout, while an output frame's play
   time follows from the output's queue (frames play back to back from when they are
-  captured, or from when the previous ones end). Clearing or pausing the output drops the
-  queued reference. Microphone frames the gate calls echo are no evidence of the user's
-  speech (voiced time, sustained speech), and a transcript of only the agent's own words
-  over such frames is no evidence of an interruption. Without a tapped output there is no
-  reference and nothing changes.
+  captured, or from when the previous ones end). Clearing the output drops the queued
+  reference; pausing holds it, and on resume the held audio (and what was captured
+  meanwhile) is the reference again from the resume time on. Microphone frames the gate
+  calls echo are no evidence of the user's speech (voiced time, sustained speech), and a
+  transcript of only the agent's own words over such frames is no evidence of an
+  interruption. Without a tapped output there is no reference and nothing changes.
 - Early audio: while the agent speaks the input audio is kept (`onset.OnsetScorer`, last
   2 s) and run through the arbiter's own level/voicing speech detector, so that when the
   session's VAD reports the user speaking, the overlap (the window of `onset.OnsetModel`,
@@ -58,6 +59,7 @@ the arbiter as "overlap", logged at DEBUG and counted in `metrics`.
 from __future__ import annotations
 
 import asyncio
+import collections
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -219,6 +221,11 @@ class InterruptionArbiter:
     def state(self) -> ArbiterState:
         """The decider's state (IDLE when disabled)."""
         return self._decider.state if self._decider is not None else ArbiterState.IDLE
+
+    @property
+    def echo_gate(self) -> EchoGate | None:
+        """The echo gate fed by the output tap (None: `echo_reference=False`)."""
+        return self._gate
 
     def on(self, event: str, callback: Callable[[OverlapEvent], None]) -> None:
         """Register `callback` for "overlap" (one `OverlapEvent` per decided overlap)."""
@@ -683,8 +690,9 @@ def _mono(frame: rtc.AudioFrame) -> npt.NDArray[np.float32]:
 class _PlayoutTap(io.AudioOutput):
     """Pass-through audio output that hands the arbiter each agent frame with the stream
     time it plays. A player plays captured frames back to back: a frame starts when the
-    previous one ends, or now if the queue ran dry (a new segment, an underrun). Audio
-    never depends on the arbiter: its errors are caught there."""
+    previous one ends, or now if the queue ran dry (a new segment, an underrun). A pause
+    holds what had not played yet; on resume it plays from the resume time on, and the
+    reference follows it. Audio never depends on the arbiter: its errors are caught there."""
 
     def __init__(self, arbiter: InterruptionArbiter, *, next_in_chain: io.AudioOutput) -> None:
         super().__init__(
@@ -694,8 +702,12 @@ class _PlayoutTap(io.AudioOutput):
         )
         self._arbiter = arbiter
         self._queue_end_s: float | None = None
-        self._lost = False
-        self.on("playback_finished", self._on_finished)
+        self._scheduled: collections.deque[tuple[rtc.AudioFrame, float]] = collections.deque()
+        """Frames handed on and the stream time each starts to play, until played out."""
+        self._held: list[rtc.AudioFrame] | None = None
+        """While paused: the frames still to play, in order (None: not paused)."""
+        self._held_played_s = 0.0
+        """While paused: how much of the first held frame had played, seconds."""
 
     @property
     def sample_rate(self) -> int | None:
@@ -707,11 +719,13 @@ class _PlayoutTap(io.AudioOutput):
         assert nxt is not None
         await super().capture_frame(frame)
         try:
-            now = self._arbiter._now()
-            start = now if self._queue_end_s is None else max(self._queue_end_s, now)
-            self._queue_end_s = start + frame.duration
-            if not self._lost:
-                self._arbiter._on_reference(frame, start)
+            if self._held is not None:
+                # paused: it plays after the held audio, at a time known only on resume
+                self._held.append(frame)
+            else:
+                now = self._arbiter._now()
+                start = now if self._queue_end_s is None else max(self._queue_end_s, now)
+                self._schedule(frame, start, now)
         except Exception as exc:
             self._arbiter._fail(exc)
         await nxt.capture_frame(frame)
@@ -723,23 +737,52 @@ class _PlayoutTap(io.AudioOutput):
 
     def clear_buffer(self) -> None:
         self._drop_queued()
-        self._lost = False
+        if self._held is not None:
+            # the output stays paused across a clear (see `InterruptionArbiter._handle`)
+            self._held = []
+            self._held_played_s = 0.0
         if self.next_in_chain is not None:
             self.next_in_chain.clear_buffer()
 
     def pause(self) -> None:
-        # queued audio will play later by an unknown amount: stop trusting it until the
-        # segment ends (no reference: no echo gating, the arbiter's usual behaviour)
-        self._drop_queued()
-        self._lost = True
+        if self._held is None:
+            try:
+                now = self._arbiter._now()
+                unplayed = [(f, s) for f, s in self._scheduled if s + f.duration > now]
+                self._held = [f for f, _ in unplayed]
+                self._held_played_s = max(0.0, now - unplayed[0][1]) if unplayed else 0.0
+            except Exception as exc:
+                self._held = []
+                self._arbiter._fail(exc)
+            # the held audio will not play at the times given: until resume, no reference
+            self._drop_queued()
         super().pause()
 
-    def _on_finished(self, ev: io.PlaybackFinishedEvent) -> None:
-        del ev
-        self._lost = False  # the delayed audio has played out: play times are known again
+    def resume(self) -> None:
+        held, self._held = self._held, None
+        super().resume()
+        if not held:
+            return
+        try:
+            now = self._arbiter._now()
+            start = now - self._held_played_s
+            for frame in held:
+                self._schedule(frame, start, now)
+                start += frame.duration
+        except Exception as exc:
+            self._arbiter._fail(exc)
+
+    def _schedule(self, frame: rtc.AudioFrame, start_s: float, now_s: float) -> None:
+        """Hand the arbiter `frame` as playing from `start_s` (stream time, seconds)."""
+        while self._scheduled and self._scheduled[0][1] + self._scheduled[0][0].duration <= now_s:
+            self._scheduled.popleft()
+        self._scheduled.append((frame, start_s))
+        self._queue_end_s = start_s + frame.duration
+        self._arbiter._on_reference(frame, start_s)
 
     def _drop_queued(self) -> None:
         self._queue_end_s = None
+        self._scheduled.clear()
         try:
             self._arbiter._on_reference_cleared(self._arbiter._now())
         except Exception as exc:

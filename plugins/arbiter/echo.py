@@ -271,6 +271,12 @@ class EchoGate:
             del self._ref_bands[k]
         self._ref.reset()
 
+    @property
+    def reference_end_s(self) -> float | None:
+        """Stream time at which the latest reference audio known ends, seconds (None: none
+        kept)."""
+        return (max(self._ref_bands) + 1) * FRAME_S if self._ref_bands else None
+
     def has_reference(self, at_s: float) -> bool:
         """Whether any reference audio is known within the lag range before `at_s`."""
         k = round(at_s / FRAME_S)
