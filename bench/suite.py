@@ -16,6 +16,7 @@ the other core from stretching the measured latencies, as wall time would.
 from __future__ import annotations
 
 import importlib
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -135,6 +136,22 @@ def run_all(
         row = [command, ref.split, ref.condition, str(rep["n_items"]), f"{dt:.0f}"]
         timings.append("| " + " | ".join(row) + " |")
         sections.append(_section(command, ref, rep, out))
+    # the endpoint policies on every silence of the corpus (text and timings, no audio)
+    from bench import endpoint_corpus
+
+    progress("endpoint corpus replay: val, test")
+    t0 = time.perf_counter()
+    try:
+        corpus = endpoint_corpus.run(data, endpoint_corpus.SPLITS)
+    except (OSError, ValueError) as exc:
+        progress(f"endpoint corpus replay skipped: {exc}")
+        sections.append(f"### endpoint corpus replay\n\nnot run: {exc}\n")
+    else:
+        (out_dir / "endpoint-corpus.json").write_text(json.dumps(corpus, indent=1) + "\n")
+        sections.append(endpoint_corpus.markdown(corpus))
+        timings.append(
+            f"| endpoint-corpus | val, test | text | - | {time.perf_counter() - t0:.0f} |"
+        )
     env = environment()
     pkgs: Mapping[str, Any] = env["packages"]  # type: ignore[assignment]
     md = [

@@ -8,8 +8,11 @@ For every speaker, consecutive non-backchannel words form a turn until another s
 non-backchannel word starts (backchannels, dialogue act `b`, never end a turn). A silence of
 MIN_PAUSE_S..MAX_PAUSE_S between two words of the same turn is a mid-turn pause: its length
 goes to the pause prior, and the turn's text up to it is an "incomplete" example; the turn's
-whole text is a "complete" example. The L2 strength is chosen on the val meetings (log loss);
-test meetings are never read.
+whole text is a "complete" example. Every turn counts, whatever its length and whether it
+has a pause (`meeting_silences`): until stop 17 only turns of three words or more with a
+mid-turn pause did, so every one- or two-word text was an "incomplete" example and the model
+made a plain "yes" wait the longest (docs/endpointing.md). The L2 strength is chosen on the
+val meetings (log loss); test meetings are never read.
 
 Writes `completeness.npz` (hashed weights, float16), `pause_prior.npz` (101 quantiles) and
 `training_report.json` (val/train figures, the L2 choice).
@@ -28,9 +31,11 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from bench.derive import parse_da
 from plugins.endpointing.model import (
     COMPLETENESS_FILE,
     DATA_DIR,
+    FEATURE_VERSION,
     MAX_PAUSE_S,
     MIN_PAUSE_S,
     PAUSE_PRIOR_FILE,
@@ -40,12 +45,11 @@ from plugins.endpointing.model import (
 
 HASH_DIM = 1 << 14
 """Hashed feature space (weights stored as float16: 32 KB)."""
-L2_CHOICES = (1e-5, 1e-4, 1e-3, 1e-2)
+L2_CHOICES = (1e-5, 1e-4, 3e-4, 1e-3, 1e-2)
 """Candidate L2 strengths (per example), chosen on val."""
 EPOCHS = 300
 LEARNING_RATE = 0.05
 PRIOR_QUANTILES = 101
-MIN_TURN_WORDS = 3
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,12 @@ class Word:
     text: str
     speaker: str
     backchannel: bool
+    cut_off: bool = False
+    """The word's utterance was abandoned or cut off (a `%` act or disruption mark)."""
+
+
+def _is_cut_off(da: str) -> bool:
+    return any(a.disruption or a.general.startswith("%") for a in parse_da(da))
 
 
 def _is_backchannel(da: str) -> bool:
@@ -70,6 +80,7 @@ def read_meeting(path: Path) -> list[Word]:
             if len(row) < 8:
                 raise ValueError(f"{path}:{lineno}: expected >= 8 fields, got {len(row)}")
             bc = _is_backchannel(row[5])
+            cut = _is_cut_off(row[5])
             for tok in row[4].split("|"):
                 parts = tok.split("+", 2)
                 if len(parts) != 3 or not parts[2]:
@@ -78,30 +89,46 @@ def read_meeting(path: Path) -> list[Word]:
                     s, e = float(parts[0]), float(parts[1])
                 except ValueError:
                     continue
-                words.append(Word(s, e, parts[2], row[7], bc))
+                words.append(Word(s, e, parts[2], row[7], bc, cut))
     words.sort(key=lambda w: w.start_s)
     return words
 
 
-@dataclass
-class Examples:
-    texts: list[list[str]]
-    labels: list[int]
-    pauses_s: list[float]
+@dataclass(frozen=True)
+class Silence:
+    """One silence of at least MIN_PAUSE_S after a floor-holding word of one speaker: the
+    moment an endpointer has to decide whether the turn is over."""
+
+    speaker: str
+    start_s: float
+    """End of the last word before the silence, seconds into the meeting."""
+    length_s: float
+    """Until the same speaker's next word, seconds."""
+    words: tuple[str, ...]
+    """The turn's normalized tokens up to the silence."""
+    ends_turn: bool
+    """Another speaker's floor-holding word started before this speaker went on."""
+    earlier_pauses: int
+    """Mid-turn pauses of this turn before this silence."""
 
 
-def meeting_examples(words: list[Word], out: Examples) -> None:
-    """Append one meeting's examples (see module docstring). Only turns of at least
-    MIN_TURN_WORDS words with at least one mid-turn pause give examples: the situations
-    an endpointer has to judge (one-word turns are trivially complete)."""
+def meeting_silences(words: list[Word]) -> list[Silence]:
+    """Every labelled silence of one meeting, in time order: each mid-turn pause
+    (MIN_PAUSE_S..MAX_PAUSE_S, the speaker went on before anyone else held the floor) and
+    each turn end, of turns of any length, with or without a pause. A turn whose last
+    utterance was abandoned or cut off has no turn end (the speaker did not finish: the
+    benchmark's endpoint sets drop such turns too); its pauses count. A silence longer than
+    MAX_PAUSE_S that nobody filled is neither and starts a new turn; a speaker's last word
+    in the meeting is not labelled."""
     floor = [w for w in words if not w.backchannel]
     starts = np.array([w.start_s for w in floor])
     spk = np.array([w.speaker for w in floor])
+    out: list[Silence] = []
     for speaker in sorted(set(spk.tolist())):
         own = [w for w in floor if w.speaker == speaker]
         other_starts = np.sort(starts[spk != speaker])
         turn: list[str] = []
-        pending: list[tuple[list[str], float]] = []
+        pending: list[Silence] = []
         for i, w in enumerate(own):
             turn.extend(normalize_words(w.text))
             if i + 1 == len(own):
@@ -111,30 +138,53 @@ def meeting_examples(words: list[Word], out: Examples) -> None:
             lo = np.searchsorted(other_starts, w.end_s, side="left")
             hi = np.searchsorted(other_starts, nxt.start_s, side="left")
             if hi > lo:  # someone else took the floor: the turn ended here
-                if pending and len(turn) >= MIN_TURN_WORDS:
-                    for text, pause in pending:
-                        out.texts.append(text)
-                        out.labels.append(0)
-                        out.pauses_s.append(pause)
-                    out.texts.append(list(turn))
-                    out.labels.append(1)
+                out.extend(pending)
+                if turn and not w.cut_off:
+                    out.append(Silence(speaker, w.end_s, gap, tuple(turn), True, len(pending)))
                 turn, pending = [], []
             elif gap > MAX_PAUSE_S:
                 turn, pending = [], []  # long silence, nobody spoke: not a labelled event
             elif gap >= MIN_PAUSE_S and turn:
-                pending.append((list(turn), gap))
+                pending.append(Silence(speaker, w.end_s, gap, tuple(turn), False, len(pending)))
+    out.sort(key=lambda s: (s.start_s, s.speaker))
+    return out
 
 
-def load_split(data: Path, split: str) -> Examples:
-    """Examples of every meeting of `split` (train or val)."""
+def split_meetings(data: Path, split: str) -> list[str]:
+    """Meeting names of an MRDA split (train, val or test)."""
     root = data / "mrda"
-    names = (root / "mrda_data" / "metadata" / f"{split}_split.txt").read_text().split()
-    ex = Examples([], [], [])
-    for name in names:
+    return (root / "mrda_data" / "metadata" / f"{split}_split.txt").read_text().split()
+
+
+def load_split(data: Path, split: str) -> dict[str, list[Silence]]:
+    """The labelled silences of every meeting of `split`, by meeting name."""
+    root = data / "mrda"
+    out: dict[str, list[Silence]] = {}
+    for name in split_meetings(data, split):
         path = root / "mrda_archive" / "database" / f"{name}.dadb"
         if not path.is_file():
             raise FileNotFoundError(f"{path} listed in {split}_split.txt is missing")
-        meeting_examples(read_meeting(path), ex)
+        out[name] = meeting_silences(read_meeting(path))
+    return out
+
+
+@dataclass
+class Examples:
+    texts: list[list[str]]
+    labels: list[int]
+    pauses_s: list[float]
+    """Mid-turn pause lengths (the pause prior's sample), seconds."""
+
+
+def examples(meetings: dict[str, list[Silence]]) -> Examples:
+    """Completeness examples: the text at every silence, labelled 1 when it ends the turn."""
+    ex = Examples([], [], [])
+    for silences in meetings.values():
+        for s in silences:
+            ex.texts.append(list(s.words))
+            ex.labels.append(int(s.ends_turn))
+            if not s.ends_turn:
+                ex.pauses_s.append(s.length_s)
     return ex
 
 
@@ -209,8 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.data / "mrda").is_dir():
         print(f"error: {args.data}/mrda not found (pass the shared data folder)", file=sys.stderr)
         return 2
-    train = load_split(args.data, "train")
-    val = load_split(args.data, "val")
+    train = examples(load_split(args.data, "train"))
+    val = examples(load_split(args.data, "val"))
     rows, cols = _design(train.texts)
     y = np.asarray(train.labels, dtype=np.float64)
     best: tuple[float, float, npt.NDArray[np.float64], float, dict[str, float]] | None = None
@@ -226,7 +276,10 @@ def main(argv: list[str] | None = None) -> int:
     _, l2, w, b, m = best
     args.out.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
-        args.out / COMPLETENESS_FILE, weights=w.astype(np.float16), bias=np.float64(b)
+        args.out / COMPLETENESS_FILE,
+        weights=w.astype(np.float16),
+        bias=np.float64(b),
+        feature_version=np.int64(FEATURE_VERSION),
     )
     q = np.quantile(np.asarray(train.pauses_s), np.linspace(0, 1, PRIOR_QUANTILES))
     np.savez_compressed(args.out / PAUSE_PRIOR_FILE, quantiles_s=q)

@@ -282,6 +282,9 @@ def test_sixty_second_monologue(models: TurnTakingModels) -> None:
             user=[(mono, CLIP_RATE, 0.0)],
             texts=[long_text],
             stt_min_silence_s=2.0,
+            # longer than the endpointing's wait for the recogniser's late final (2 s of
+            # silence) plus its delay: closing sooner drops the turn at the session's close
+            settle_s=5.0,
         )
     )
     # however the pauses were cut, the whole text reaches the LLM once, after the speech

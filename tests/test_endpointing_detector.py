@@ -176,12 +176,13 @@ def test_ceiling_answers_unlikely_at_once(vloop: VirtualTimeLoop) -> None:
 
 
 def test_commit_is_held_until_the_late_final_transcript(vloop: VirtualTimeLoop) -> None:
-    # "four one five" (final), a 1 s pause, then "two two three" that a stalled recogniser
-    # has not transcribed yet: the commit waits for its final instead of cutting the turn
+    # "my number is four one five" (final), a 1 s pause, then "two two three" that a stalled
+    # recogniser has not transcribed yet: the commit waits for its final instead of cutting
+    # the turn
     async def main(final_after_s: float | None, **kw: Any) -> tuple[float, float, int]:
         det = _detector(**kw)
         stream = det.stream()
-        det.on_transcript("four one five", is_final=True)
+        det.on_transcript("my number is four one five", is_final=True)
         first = stream.predict()
         await asyncio.sleep(0.8)
         stream.cancel_inference()  # the user goes on

@@ -9,6 +9,7 @@ import pytest
 
 from plugins.endpointing.model import (
     DEFAULT_STT_WAIT_S,
+    FEATURE_VERSION,
     MIN_PAUSE_S,
     AdaptiveEndpointer,
     CompletenessModel,
@@ -18,6 +19,8 @@ from plugins.endpointing.model import (
     SpeakerPauseModel,
     commit_delay,
     end_probability,
+    feature_indices,
+    feature_strings,
     normalize_words,
     turn_cues,
 )
@@ -264,3 +267,31 @@ def test_missing_model_file_says_how_to_rebuild(tmp_path: Path) -> None:
     np.savez(bad, quantiles_s=np.array([1.0, 0.5]))
     with pytest.raises(ModelFileError, match="sorted"):
         PausePrior.load(bad)
+
+
+def test_model_files_carry_their_feature_set(tmp_path: Path) -> None:
+    words = normalize_words("we could meet on tuesday then")
+    w = np.zeros(64)
+    w[feature_indices(words, 64, version=1)] = 1.0
+    legacy = tmp_path / "v1.npz"  # written before files had a version: the first set
+    np.savez(legacy, weights=w, bias=0.0)
+    v1 = CompletenessModel.load(legacy)
+    assert v1.feature_version == 1
+    assert v1.logit(words) == pytest.approx(float(w[feature_indices(words, 64, 1)].sum()))
+    assert len(feature_strings(words, 2)) > len(feature_strings(words, 1))
+    current = tmp_path / "v2.npz"
+    np.savez(current, weights=w, bias=0.0, feature_version=FEATURE_VERSION)
+    assert CompletenessModel.load(current).feature_version == FEATURE_VERSION
+    unknown = tmp_path / "v9.npz"
+    np.savez(unknown, weights=w, bias=0.0, feature_version=9)
+    with pytest.raises(ModelFileError, match="feature_version must be one of"):
+        CompletenessModel.load(unknown)
+
+
+def test_short_answers_read_as_finished(shipped: CompletenessModel) -> None:
+    # trained on every turn, short ones included: a bare answer ends a turn more often
+    # than a pause follows it (until stop 17 it read as the least finished text of all)
+    for answer in ("yes", "no", "okay", "tuesday"):
+        assert shipped.probability(answer) > 0.5
+        assert shipped.probability(answer) > shipped.probability("we should meet on the")
+    assert shipped.probability("i think that is right") > shipped.probability("i think that is um")

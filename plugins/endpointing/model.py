@@ -4,8 +4,9 @@ The turn is over when the silence after the user's last word has lasted long eno
 given what was said and how this speaker usually pauses, a resumption has become unlikely.
 
 - `CompletenessModel`: P(the transcript so far is a whole turn), a hashed-feature logistic
-  regression over the turn's last words, trained on MRDA train (text at real mid-turn pauses
-  vs text at real turn ends), lowercase and unpunctuated like ASR output.
+  regression over the turn's last words, trained on MRDA train (text at every real mid-turn
+  pause vs text at every real turn end, turns of any length), lowercase and unpunctuated
+  like ASR output.
 - `SpeakerPauseModel`: the survival curve S(t) = P(a mid-turn pause of this speaker lasts
   longer than t), a prior from MRDA train mixed with the pauses this speaker has made so far.
 - Combination: among silences that may end the turn, Bayes gives
@@ -35,6 +36,7 @@ __all__ = [
     "DEFAULT_FLOOR_S",
     "DEFAULT_STT_WAIT_S",
     "DEFAULT_THRESHOLD",
+    "FEATURE_VERSION",
     "AdaptiveEndpointer",
     "CompletenessModel",
     "EndpointDecision",
@@ -57,9 +59,11 @@ DEFAULT_FLOOR_S = 0.15
 """Shortest delay after the last word before a commit, seconds."""
 DEFAULT_CEILING_S = 2.5
 """Longest delay: the turn is committed after this much silence whatever the cues, seconds."""
-DEFAULT_THRESHOLD = 0.97
+DEFAULT_THRESHOLD = 0.99
 """Posterior P(turn over) at which the turn is committed: the benchmark's val choice (false
-cut-offs <= 5 % on val). Lower it (e.g. 0.8) for faster replies at more cut-offs."""
+cut-offs <= 5 % on both val endpoint sets and on every val silence of the corpus replay;
+0.97 until stop 17, with the completeness model trained on paused turns only). Lower it
+(e.g. 0.9) for faster replies at more cut-offs."""
 
 DEFAULT_STT_WAIT_S = 1.5
 """Longest a commit is held past its planned time while the recogniser has not delivered a
@@ -174,30 +178,51 @@ def _len_bucket(n: int) -> str:
     return "many"
 
 
-def feature_strings(words: Sequence[str]) -> list[str]:
-    """Sparse feature names of a normalized token list (the classifier's input)."""
+FEATURE_VERSION = 2
+"""Feature set of the completeness models this code writes. Version 1 (stop 5 to stop 17:
+the last three words, the first two, the length) is still read, so that the model it
+shipped can be replayed beside the current one."""
+FEATURE_VERSIONS = (1, 2)
+
+
+def feature_strings(words: Sequence[str], version: int = FEATURE_VERSION) -> list[str]:
+    """Sparse feature names of a normalized token list (the classifier's input). Version 2
+    adds the unordered words of the last five and of the five before them, the last four
+    words, the two before the last and the last two with the length."""
+    if version not in FEATURE_VERSIONS:
+        raise ValueError(f"feature version must be one of {FEATURE_VERSIONS}, got {version}")
     if not words:
         return ["empty"]
     w = list(words)
+    n = _len_bucket(len(w))
     feats = [
         "w1:" + w[-1],
         "w2:" + " ".join(w[-2:]),
         "w3:" + " ".join(w[-3:]),
         "p1:" + (w[-2] if len(w) >= 2 else "<s>"),
         "f1:" + w[0],
-        "len:" + _len_bucket(len(w)),
-        "w1len:" + w[-1] + "|" + _len_bucket(len(w)),
+        "len:" + n,
+        "w1len:" + w[-1] + "|" + n,
         "num:" + str(min(3, sum(1 for x in w[-4:] if x == NUM_TOKEN))),
     ]
     if len(w) >= 2:
         feats.append("f2:" + " ".join(w[:2]))
+    if version >= 2:
+        feats.extend("b5:" + x for x in sorted(set(w[-5:])))
+        feats.extend("b10:" + x for x in sorted(set(w[-10:-5])))
+        feats.append("w4:" + " ".join(w[-4:]))
+        feats.append("p2:" + " ".join(w[-3:-1]))
+        feats.append("w2len:" + " ".join(w[-2:]) + "|" + n)
     return feats
 
 
-def feature_indices(words: Sequence[str], dim: int) -> npt.NDArray[np.int64]:
+def feature_indices(
+    words: Sequence[str], dim: int, version: int = FEATURE_VERSION
+) -> npt.NDArray[np.int64]:
     """Hashed feature indices in [0, dim) (crc32, stable across runs and machines)."""
     return np.array(
-        [zlib.crc32(f.encode("utf-8")) % dim for f in feature_strings(words)], dtype=np.int64
+        [zlib.crc32(f.encode("utf-8")) % dim for f in feature_strings(words, version)],
+        dtype=np.int64,
     )
 
 
@@ -207,13 +232,24 @@ class CompletenessModel:
     Load the shipped weights with `CompletenessModel.load()` (explicit; nothing loads on
     import)."""
 
-    def __init__(self, *, weights: npt.NDArray[np.floating], bias: float) -> None:
+    def __init__(
+        self,
+        *,
+        weights: npt.NDArray[np.floating],
+        bias: float,
+        feature_version: int = FEATURE_VERSION,
+    ) -> None:
         w = np.asarray(weights, dtype=np.float32)
         if w.ndim != 1 or w.size < 2:
             raise ValueError("weights must be a 1-D array of at least 2 hashed features")
+        if feature_version not in FEATURE_VERSIONS:
+            raise ValueError(
+                f"feature_version must be one of {FEATURE_VERSIONS}, got {feature_version}"
+            )
         self.weights = w
         self.bias = float(bias)
         self.dim = int(w.size)
+        self.feature_version = feature_version
 
     @classmethod
     def load(cls, path: Path | None = None) -> CompletenessModel:
@@ -221,7 +257,9 @@ class CompletenessModel:
         p = path or DATA_DIR / COMPLETENESS_FILE
         try:
             with np.load(p) as z:
-                return cls(weights=z["weights"], bias=float(z["bias"]))
+                # files without a version were written with the first feature set
+                version = int(z["feature_version"]) if "feature_version" in z else 1
+                return cls(weights=z["weights"], bias=float(z["bias"]), feature_version=version)
         except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
             raise ModelFileError(
                 f"cannot read completeness model {p}: {exc}; "
@@ -230,7 +268,7 @@ class CompletenessModel:
 
     def logit(self, words: Sequence[str]) -> float:
         """Log-odds that `words` (normalized tokens) form a complete turn."""
-        idx = feature_indices(words, self.dim)
+        idx = feature_indices(words, self.dim, self.feature_version)
         return self.bias + float(self.weights[idx].sum())
 
     def probability(self, text: str) -> float:
