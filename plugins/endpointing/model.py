@@ -99,8 +99,9 @@ FILLER_ODDS_FACTOR = 0.3
 NO_TEXT_BASE_RATE = 0.385
 """End probability of a silence when no transcript has heard its start yet: the share of
 turn ends among silences >= MIN_PAUSE_S in MRDA train counting every turn (one- and
-two-word turns included; the completeness model's own examples, turns of >= 3 words with a
-pause, have 0.17)."""
+two-word turns included). The completeness model's examples (since stop 18 every turn, less
+the turns cut off by another speaker) have 0.35; until stop 17 they were turns of >= 3
+words with a pause, with 0.17."""
 P_CLIP = 1e-4
 """Probabilities are clipped to [P_CLIP, 1 - P_CLIP] before odds are taken."""
 
