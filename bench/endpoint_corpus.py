@@ -200,7 +200,7 @@ def run(
 ) -> dict[str, object]:
     """The replay of every split in `splits` (val, test), by split name."""
     completeness, prior = CompletenessModel.load(), PausePrior.load()
-    others = [(p.stem, CompletenessModel.load(p)) for p in compare]
+    others = [(str(p), CompletenessModel.load(p)) for p in compare]
     return {
         split: replay_split(load_split(data, split), completeness, prior, others, lag_s=lag_s)
         for split in splits

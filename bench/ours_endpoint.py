@@ -50,9 +50,9 @@ it reaches the eot-bench budgets of 0.3 and 0.6 s mean latency (since stop 16; 0
 the jump at the text model's base rate, 0.385, and 0.96 the 5 % region on val)."""
 DEFAULT_THRESHOLD = DEFAULT_COMMIT_THRESHOLD
 """Headline operating point, the plugin's default: the lowest-latency point of the sweep
-whose false cut-off rate is <= 5 % on both full val endpoint sets (2026-12-02: clean 4.2 %
-at 2.29 s, telephony 4.4 % at 2.29 s) and on the val corpus replay (`python -m
-bench.endpoint_corpus`: 0.9 %); docs/endpointing.md."""
+whose false cut-off rate is <= 5 % on both full val endpoint sets (2026-12-02: clean 4.4 %
+at 2.15 s, telephony 4.6 % at 2.14 s) and on the val corpus replay (`python -m
+bench.endpoint_corpus`: 1.0 %); docs/endpointing.md."""
 FRESH_TOLERANCE_S = 0.1
 """A hypothesis counts for the current silence when its audio reaches this close to the
 silence's start (s)."""

@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from bench.endpoint_corpus import adaptive_delays, main, markdown, replay_split, run
-from bench.train_endpointing import Silence, Word, examples, meeting_silences, read_meeting
+from bench.train_endpointing import (
+    Silence,
+    Word,
+    design,
+    examples,
+    fit,
+    meeting_silences,
+    read_meeting,
+)
 from plugins.endpointing.model import DEFAULT_CEILING_S, CompletenessModel, PausePrior
 
 _LEVELS = np.linspace(0.0, 0.999, 101)
@@ -57,10 +65,25 @@ def test_every_turn_end_and_mid_turn_pause_is_a_silence() -> None:
 
 
 def test_examples_label_ends_and_keep_pause_lengths() -> None:
-    ex = examples({"M": meeting_silences(_meeting())})
+    ex = examples({"M": meeting_silences(_meeting())}, no_pause_weight=0.25)
     assert ex.labels == [1, 0, 0, 1, 1]
     assert ex.texts[0] == ["yes"]
     assert ex.pauses_s == pytest.approx([0.6, 0.7])
+    # the ends of turns without a pause ("yes", "later") weigh less in the loss
+    assert ex.weights == [0.25, 1.0, 1.0, 1.0, 0.25]
+    with pytest.raises(ValueError, match="no_pause_weight"):
+        examples({}, no_pause_weight=1.5)
+
+
+def test_an_example_of_weight_zero_is_not_learnt() -> None:
+    texts = [["yes"], ["so"]]
+    rows, cols = design(texts)
+    y = np.array([1.0, 0.0])
+    w_both, b_both = fit(rows, cols, y, 1e-4, np.array([1.0, 0.0]))
+    r1, c1 = design(texts[:1])
+    w_one, b_one = fit(r1, c1, y[:1], 1e-4)
+    assert b_both == pytest.approx(b_one)
+    assert w_both == pytest.approx(w_one)
 
 
 def test_read_meeting_marks_backchannels_and_cut_off_utterances(tmp_path: Path) -> None:

@@ -291,7 +291,8 @@ def test_model_files_carry_their_feature_set(tmp_path: Path) -> None:
 def test_short_answers_read_as_finished(shipped: CompletenessModel) -> None:
     # trained on every turn, short ones included: a bare answer ends a turn more often
     # than a pause follows it (until stop 17 it read as the least finished text of all)
+    cut = shipped.probability("we should meet on the")
     for answer in ("yes", "no", "okay", "tuesday"):
-        assert shipped.probability(answer) > 0.5
-        assert shipped.probability(answer) > shipped.probability("we should meet on the")
+        assert shipped.probability(answer) > 0.4  # stop 17's model: 0.011-0.019
+        assert shipped.probability(answer) > 2.0 * cut
     assert shipped.probability("i think that is right") > shipped.probability("i think that is um")

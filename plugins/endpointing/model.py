@@ -59,7 +59,7 @@ DEFAULT_FLOOR_S = 0.15
 """Shortest delay after the last word before a commit, seconds."""
 DEFAULT_CEILING_S = 2.5
 """Longest delay: the turn is committed after this much silence whatever the cues, seconds."""
-DEFAULT_THRESHOLD = 0.99
+DEFAULT_THRESHOLD = 0.98
 """Posterior P(turn over) at which the turn is committed: the benchmark's val choice (false
 cut-offs <= 5 % on both val endpoint sets and on every val silence of the corpus replay;
 0.97 until stop 17, with the completeness model trained on paused turns only). Lower it
