@@ -76,22 +76,33 @@ class CurvePoint:
     """Mean delay at the ends of turns with a mid-turn pause, seconds."""
 
 
-def _point(threshold: float, delays: np.ndarray, silences: Sequence[Silence]) -> CurvePoint:
-    ends = np.array([s.ends_turn for s in silences])
-    mid = ~ends
-    lengths = np.array([s.length_s for s in silences])
-    no_pause = ends & np.array([s.earlier_pauses == 0 for s in silences])
-    paused = ends & ~no_pause
+@dataclass(frozen=True)
+class _Population:
+    """Row masks of a list of silences, built once and read by every curve point."""
+
+    ends: np.ndarray
+    no_pause: np.ndarray
+    lengths_s: np.ndarray
+
+    @classmethod
+    def of(cls, silences: Sequence[Silence]) -> _Population:
+        ends = np.array([s.ends_turn for s in silences], dtype=bool)
+        first = np.array([s.earlier_pauses == 0 for s in silences], dtype=bool)
+        return cls(ends, ends & first, np.array([s.length_s for s in silences]))
+
+
+def _point(threshold: float, delays: np.ndarray, pop: _Population) -> CurvePoint:
+    mid = ~pop.ends
 
     def mean(mask: np.ndarray) -> float:
         return float(delays[mask].mean()) if mask.any() else float("nan")
 
     return CurvePoint(
         threshold=threshold,
-        cutoff_rate=float((lengths[mid] > delays[mid]).mean()) if mid.any() else 0.0,
-        latency_s=mean(ends),
-        latency_no_pause_s=mean(no_pause),
-        latency_paused_s=mean(paused),
+        cutoff_rate=float((pop.lengths_s[mid] > delays[mid]).mean()) if mid.any() else 0.0,
+        latency_s=mean(pop.ends),
+        latency_no_pause_s=mean(pop.no_pause),
+        latency_paused_s=mean(pop.ends & ~pop.no_pause),
     )
 
 
@@ -139,7 +150,7 @@ def adaptive_delays(
         for s in meetings[name]:
             model = speakers.setdefault(s.speaker, SpeakerPauseModel(prior=prior))
             words = list(s.words)
-            p_text = 1.0 / (1.0 + math.exp(-completeness.logit(words))) if completeness else None
+            p_text = completeness.word_probability(words) if completeness else None
             p_end = end_probability(p_text, cues=turn_cues(words))
             grid, surv = model.grid_s, model.survival()
 
@@ -177,12 +188,14 @@ def replay_split(
     runs: list[tuple[str, CompletenessModel | None]] = [("ours", completeness)]
     runs += [(f"ours@{name}", model) for name, model in compare]
     runs.append(("ours-pause-only", None))
-    for name, model in runs:
-        order, delays = adaptive_delays(meetings, model, prior, lag_s=lag_s)
-        curve = [_point(t, delays[:, k], order) for k, t in enumerate(THRESHOLDS)]
-        systems[name] = summarize(curve, DEFAULT_THRESHOLD)
+    # adaptive_delays returns its rows in this order too
     flat = [s for name in sorted(meetings) for s in meetings[name]]
-    fixed = [_point(w, np.full(len(flat), w), flat) for w in FIXED_WINDOWS_S]
+    pop = _Population.of(flat)
+    for name, model in runs:
+        _, delays = adaptive_delays(meetings, model, prior, lag_s=lag_s)
+        curve = [_point(t, delays[:, k], pop) for k, t in enumerate(THRESHOLDS)]
+        systems[name] = summarize(curve, DEFAULT_THRESHOLD)
+    fixed = [_point(w, np.full(len(flat), w), pop) for w in FIXED_WINDOWS_S]
     systems["fixed"] = summarize(fixed, FIXED_DEFAULT_S)
     ends = [s for s in flat if s.ends_turn]
     return {

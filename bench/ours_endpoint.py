@@ -199,7 +199,7 @@ class AdaptiveEndpointPolicy:
                 words = normalize_words(text)
                 p_text: float | None = None
                 if self._completeness is not None and words:
-                    p_text = float(1.0 / (1.0 + np.exp(-self._completeness.logit(words))))
+                    p_text = self._completeness.word_probability(words)
                     self.model_calls += 1
                 p_end = end_probability(
                     p_text, p_audio, audio_weight=self.audio_weight, cues=turn_cues(words)

@@ -17,10 +17,8 @@ from bench.train_endpointing import (
     meeting_silences,
     read_meeting,
 )
-from plugins.endpointing.model import DEFAULT_CEILING_S, CompletenessModel, PausePrior
-
-_LEVELS = np.linspace(0.0, 0.999, 101)
-PRIOR = PausePrior(np.minimum(0.2 - 0.3 * np.log1p(-_LEVELS), 3.0))
+from plugins.endpointing.model import DEFAULT_CEILING_S, CompletenessModel
+from tests.test_endpointing_model import PRIOR
 
 
 def _w(start_s: float, text: str, speaker: str, *, bc: bool = False, cut: bool = False) -> Word:

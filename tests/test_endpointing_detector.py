@@ -11,7 +11,6 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from livekit.agents.voice import audio_recognition
 from livekit.agents.voice.turn import (
@@ -26,10 +25,8 @@ from plugins.endpointing import (
     AdaptiveTurnDetectorStream,
     CompletenessModel,
     EndpointDecision,
-    PausePrior,
 )
-
-PRIOR = PausePrior(np.minimum(0.2 - 0.3 * np.log1p(-np.linspace(0.0, 0.999, 101)), 3.0))
+from tests.test_endpointing_model import PRIOR
 
 
 class VirtualTimeLoop(asyncio.SelectorEventLoop):

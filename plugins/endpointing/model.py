@@ -272,9 +272,13 @@ class CompletenessModel:
         idx = feature_indices(words, self.dim, self.feature_version)
         return self.bias + float(self.weights[idx].sum())
 
+    def word_probability(self, words: Sequence[str]) -> float:
+        """P(complete) of normalized tokens (see `normalize_words`)."""
+        return _sigmoid(self.logit(words))
+
     def probability(self, text: str) -> float:
         """P(complete) of raw transcript text (any case/punctuation)."""
-        return _sigmoid(self.logit(normalize_words(text)))
+        return self.word_probability(normalize_words(text))
 
 
 def _sigmoid(x: float) -> float:
@@ -596,7 +600,7 @@ class AdaptiveEndpointer:
             return self._cached[2]
         words = normalize_words(text)
         cues = turn_cues(words)
-        p_text = _sigmoid(self.completeness.logit(words)) if self.completeness and words else None
+        p_text = self.completeness.word_probability(words) if self.completeness and words else None
         p_end = end_probability(p_text, self._p_audio, audio_weight=self.audio_weight, cues=cues)
         delay = commit_delay(
             p_end,
