@@ -102,6 +102,13 @@ MIN_TURN_S = 1.0
 MAX_TURN_S = 30.0
 MIN_TURN_WORDS = 3
 MAX_PAUSE_S = 5.0
+ENDPOINT_TAIL_S = 3.5
+"""Silence kept after an endpoint turn's last word, seconds: longer than the latest any
+benchmarked policy can fire (`livekit-dynamic` and the framework's `max_delay`: 3.0 s after
+its VAD's end of speech, which trails the word by up to about 0.3 s), so every firing is
+measured. It was 2.5 s until stop 20, equal to our own ceiling: a turn we held to the
+ceiling ended before we fired and was counted at 2.5 s, a lower bound (44 of 150 test
+turns at the default)."""
 MAX_END_OVERLAP_S = 0.5
 MAX_CLIP_SPEECH_S = 4.0
 """Overlap clips keep X's speech up to this long after the onset (s)."""
@@ -553,7 +560,7 @@ def _turn_spec(
         segments=tuple(segs),
         pause_texts=pause_texts,
         text=" ".join(s.text for s in segs),
-        tail_s=2.5,
+        tail_s=ENDPOINT_TAIL_S,
         meeting=u0.meeting,
         start_in_meeting_s=start,
     )

@@ -137,7 +137,9 @@ def test_mrda_endpoint_turn_ignores_backchannels_and_finds_pauses() -> None:
         "we tried the new model.",
         "we tried the new model. and it works better.",
     )
-    assert t.tail_s >= 2.0
+    # every benchmarked policy must be able to fire inside the clip: the latest is the
+    # framework's max_delay, 3.0 s after a VAD end of speech that trails the word
+    assert t.tail_s >= 3.0 + 0.3
 
 
 def test_swda_rules_on_hand_checked_conversation() -> None:
