@@ -202,7 +202,10 @@ class AdaptiveEndpointPolicy:
                     p_text = self._completeness.word_probability(words)
                     self.model_calls += 1
                 p_end = end_probability(
-                    p_text, p_audio, audio_weight=self.audio_weight, cues=turn_cues(words)
+                    p_text,
+                    p_audio,
+                    audio_weight=self.audio_weight,
+                    cues=turn_cues(words, text=text),
                 )
                 delays = [
                     commit_delay(

@@ -19,7 +19,7 @@ AGENT_LINES: tuple[str, ...] = (
     "What time works for you?",
     # long-pause scene
     "What is the best number to reach you?",
-    "Thanks, I have four one five, two two three.",
+    "Thanks, I have four one five, two two three, four five six seven.",
     # generic replies (e.g. when a backchannel is answered as a turn)
     "Okay.",
     "Sorry, did you want to add something?",
@@ -30,6 +30,6 @@ USER_CLIPS: dict[str, str] = {
     "uh_huh": "Uh huh.",
     "wait_stop_tuesday": "Wait, stop, I meant Tuesday.",
     "number_part1": "My number is four one five.",
-    "number_part2": "Two two three.",
+    "number_part2": "Two two three, four five six seven.",
 }
 """User clips by name -> the text rendered."""

