@@ -162,6 +162,8 @@ def test_dictated_phone_number_waits_longer_than_a_complete_sentence(
         ("my number is 415. 2 2 3. 4 5 6 7", "4152234567"),
         ("(415) 223-4567", "4152234567"),
         ("one four one five, double two three, four five six seven", "14152234567"),
+        ("triple 5, 1 2", "55512"),
+        ("four one five double", ""),  # cut before the repeated digit
         ("four one five, um, two two three", "415223"),
         ("call me at 415 um", ""),  # a trailing filler: the caller may go on
         ("it costs twenty two", ""),  # a quantity, not digits one by one

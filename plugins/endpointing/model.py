@@ -193,14 +193,12 @@ def trailing_digits(text: str) -> str:
     i = len(tokens) - 1
     while i >= 0:
         tok = tokens[i]
-        if tok.isdigit():
-            groups.append(tok)
-        elif tok in DIGIT_WORDS:
-            digit = DIGIT_WORDS[tok]
-            if i > 0 and tokens[i - 1] in REPEAT_WORDS:
+        if tok.isdigit() or tok in DIGIT_WORDS:
+            digits = tok if tok.isdigit() else DIGIT_WORDS[tok]
+            if len(digits) == 1 and i > 0 and tokens[i - 1] in REPEAT_WORDS:
                 i -= 1
-                digit *= REPEAT_WORDS[tokens[i]]
-            groups.append(digit)
+                digits *= REPEAT_WORDS[tokens[i]]
+            groups.append(digits)
         elif tok in FILLERS and groups:
             pass
         elif tok in NUMBER_WORDS:
