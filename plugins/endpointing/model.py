@@ -130,13 +130,15 @@ DIGIT_WORDS = {
 """Spoken digits as a recogniser writes them, and the digit each stands for."""
 REPEAT_WORDS = {"double": 2, "triple": 3}
 """Words that repeat the next digit ("double five" = 55)."""
-NUMBER_WORDS = frozenset(
+QUANTITY_WORDS = frozenset(
     {
-        "zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
         "ten", "eleven", "twelve", "twenty", "thirty", "forty", "fifty", "sixty", "seventy",
-        "eighty", "ninety", "hundred", "thousand", "double", "triple",
+        "eighty", "ninety", "hundred", "thousand",
     }
 )  # fmt: skip
+"""Number words that say a quantity rather than one digit."""
+NUMBER_WORDS = (frozenset(DIGIT_WORDS) - {"o"}) | QUANTITY_WORDS | frozenset(REPEAT_WORDS)
+"""Words `normalize_words` folds into `<num>` (a lone "o" stays a word there)."""
 _TOKEN_RE = re.compile(r"[a-z0-9']+|@|\.(?=[a-z])")
 NUM_TOKEN = "<num>"
 
@@ -201,8 +203,9 @@ def trailing_digits(text: str) -> str:
             groups.append(digits)
         elif tok in FILLERS and groups:
             pass
-        elif tok in NUMBER_WORDS:
-            return ""  # "twenty", "hundred": a quantity, not a dictated digit string
+        elif tok in QUANTITY_WORDS or tok in REPEAT_WORDS:
+            # "twenty", "hundred", or a "double" with no digit after it: not a digit string
+            return ""
         else:
             break
         i -= 1
