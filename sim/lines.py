@@ -20,6 +20,9 @@ AGENT_LINES: tuple[str, ...] = (
     # long-pause scene
     "What is the best number to reach you?",
     "Thanks, I have four one five, two two three, four five six seven.",
+    # code scene
+    "What is the six-digit code we sent you?",
+    "Thanks, the code four one five, two two three is right.",
     # generic replies (e.g. when a backchannel is answered as a turn)
     "Okay.",
     "Sorry, did you want to add something?",
@@ -31,5 +34,7 @@ USER_CLIPS: dict[str, str] = {
     "wait_stop_tuesday": "Wait, stop, I meant Tuesday.",
     "number_part1": "My number is four one five.",
     "number_part2": "Two two three, four five six seven.",
+    "code_part1": "It's four one five.",
+    "code_part2": "Two two three.",
 }
 """User clips by name -> the text rendered."""

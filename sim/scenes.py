@@ -110,6 +110,23 @@ SCENES: dict[str, Scene] = {
             default_reply="Okay.",
             max_s=25.0,
         ),
+        Scene(
+            name="code",
+            title='User reads the 6-digit code asked for: "four one five ... two two three"',
+            opening="What is the six-digit code we sent you?",
+            parts=(
+                UserPart("code_part1", 0.6, Anchor.AGENT_END),
+                UserPart("code_part2", 1.6, Anchor.PREVIOUS_END),
+            ),
+            rules=(
+                ScriptRule(
+                    "two two three|2 2 3|223",
+                    "Thanks, the code four one five, two two three is right.",
+                ),
+            ),
+            default_reply="Okay.",
+            max_s=25.0,
+        ),
     )
 }
 

@@ -241,3 +241,26 @@ def test_invalid_options_name_the_range() -> None:
         AdaptiveTurnDetector(floor_s=0.2, ceiling_s=1.0, fallback_delay_s=2.0)
     with pytest.raises(ValueError, match=r"stt_wait_s must be in \[0, 5"):
         AdaptiveTurnDetector(stt_wait_s=6.0)
+
+
+def test_the_agents_messages_set_the_expected_digit_count() -> None:
+    from livekit import rtc
+    from livekit.agents.llm import ChatMessage
+    from livekit.agents.voice.events import ConversationItemAddedEvent
+
+    det = _detector()
+    session: rtc.EventEmitter[str] = rtc.EventEmitter()
+    det.attach(session)
+    ep = det.endpointer
+    assert ep is not None and ep.expected_digits is None
+
+    def said(role: str, text: str) -> None:
+        msg = ChatMessage(role=role, content=[text])  # type: ignore[arg-type]
+        session.emit("conversation_item_added", ConversationItemAddedEvent(item=msg))
+
+    said("assistant", "Please read me the six-digit code we sent you.")
+    assert ep.expected_digits == 6
+    said("user", "Sure, it's on the last 4 digits of the screen.")  # user words never count
+    assert ep.expected_digits == 6
+    said("assistant", "Thanks. Anything else?")
+    assert ep.expected_digits is None

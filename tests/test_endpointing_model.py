@@ -19,6 +19,7 @@ from plugins.endpointing.model import (
     SpeakerPauseModel,
     commit_delay,
     end_probability,
+    expected_digits,
     feature_indices,
     feature_strings,
     normalize_words,
@@ -210,6 +211,77 @@ def test_the_end_of_a_phone_number_is_answered_at_once(shipped: CompletenessMode
     short = _endpointer(shipped, threshold=0.98)
     _speak(short, 0.0, 2.0, "my number is four one five two two three four five six")
     d = short.decision()
+    assert d is not None and not d.cues.number_complete and d.delay_s > 1.6
+
+
+@pytest.mark.parametrize(
+    ("prompt", "digits"),
+    [
+        ("What is the six-digit code we sent you?", 6),
+        ("Please read me the 6 digit code.", 6),
+        ("Your four-digit PIN, please.", 4),
+        ("Can you confirm the last four of your social?", 4),
+        ("And the last 4 digits of the card?", 4),
+        ("What is your ZIP code?", 5),
+        ("Not the 4-digit PIN: the 6-digit code, please.", 6),  # the last one named
+        ("What is the best number to reach you?", None),  # a phone number needs no count
+        ("Over the last two days, what happened?", None),
+        ("Read me the 25 digit serial.", None),  # longer than MAX_EXPECTED_DIGITS
+        ("", None),
+    ],
+)
+def test_expected_digits_reads_the_count_the_agent_asks_for(
+    prompt: str, digits: int | None
+) -> None:
+    assert expected_digits(prompt) == digits
+
+
+def test_an_expected_count_completes_a_dictation_only_at_that_count() -> None:
+    text = "it's four one five two two three"
+    words = normalize_words(text)
+    assert turn_cues(words, text=text, expected=6).number_complete
+    assert not turn_cues(words, text=text, expected=5).number_complete
+    assert not turn_cues(words, text=text).number_complete
+    # a phone number stays whole whatever count was asked for
+    phone = "four one five two two three four five six seven"
+    assert turn_cues(normalize_words(phone), text=phone, expected=6).number_complete
+
+
+def test_digit_homophones_are_a_second_reading() -> None:
+    # Whisper wrote "It's for one five. 2 2 3" for "it's four one five, two two three"
+    heard = "It's for one five. 2 2 3"
+    assert trailing_digits(heard) == "15223"
+    assert trailing_digits(heard, homophones=True) == "415223"
+    assert turn_cues(normalize_words(heard), text=heard, expected=6).number_complete
+    # "to" before a phone number is a word: the plain reading keeps the number whole
+    sent = "Send it to 415 223 4567"
+    assert trailing_digits(sent, homophones=True) == "24152234567"
+    assert turn_cues(normalize_words(sent), text=sent).number_complete
+    # a homophone read as a digit never makes a six-digit code of a longer run
+    code = "It's for one five two two three"
+    assert not turn_cues(normalize_words(code), text=code, expected=7).number_complete
+
+
+def test_the_code_the_agent_asked_for_is_answered_once_whole(shipped: CompletenessModel) -> None:
+    # agent: "the 6-digit code?"; user: "four one five" [1.6 s] "two two three": patient in
+    # the pause, quick after the sixth digit; without the question the same turn waits
+    ep = _endpointer(shipped, threshold=0.98)
+    ep.on_agent_message("What is the six-digit code we sent you?")
+    assert ep.expected_digits == 6
+    _speak(ep, 0.0, 1.2, "It's four one five.")
+    paused = ep.decision()
+    assert paused is not None and paused.cues.dictation and paused.delay_s > 1.6
+    assert ep.poll(2.8) is None
+    _speak(ep, 2.8, 4.0, "Two two three.")
+    done = ep.decision()
+    assert done is not None and done.cues.number_complete and done.delay_s < 0.5
+    assert ep.poll(4.0 + done.delay_s) is done
+    unasked = _endpointer(shipped, threshold=0.98)
+    unasked.on_agent_message("Thanks. Anything else?")
+    assert unasked.expected_digits is None
+    _speak(unasked, 0.0, 1.2, "It's four one five.")
+    _speak(unasked, 2.8, 4.0, "Two two three.")
+    d = unasked.decision()
     assert d is not None and not d.cues.number_complete and d.delay_s > 1.6
 
 

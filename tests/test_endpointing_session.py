@@ -3,7 +3,9 @@
 Scene "long-pause": the user dictates "four one five", pauses 1.6 s, then "two two three,
 four five six seven". The adaptive detector reads the dictation and keeps the turn open
 (one commit), then commits within half a second of the whole number; the same detector at
-an eager operating point commits inside the pause (two commits).
+an eager operating point commits inside the pause (two commits). Scene "code": the agent
+asks for a six-digit code and the user reads "four one five", pauses 1.6 s, "two two three":
+the count the agent asked for ends the dictation at the sixth digit.
 """
 
 from __future__ import annotations
@@ -48,8 +50,9 @@ async def _scene(
     seen: list[EndpointDecision],
     *,
     stt_stalls_s: dict[int, float] | None = None,
+    name: str = "long-pause",
 ) -> SceneResult:
-    scene = SCENES["long-pause"]
+    scene = SCENES[name]
     return await run_scene(
         scene,
         stack=_stack(det, seen),
@@ -135,3 +138,21 @@ def test_a_stalled_recogniser_does_not_cut_the_turn_in_two(stt_wait_s: float) ->
     assert len(turns) == 1 and "three" in turns[0].lower(), turns
     assert r.history[-1]["text"] == REPLY
     assert det.stt_waits_expired == 0
+
+
+def test_the_code_the_agent_asked_for_is_answered_once_whole() -> None:
+    # the agent's question ("the six-digit code") is heard by the detector from the
+    # session's chat items: patient in the pause after three digits, quick after six
+    det = AdaptiveTurnDetector()  # the shipped default threshold
+    det.prewarm()
+    seen: list[EndpointDecision] = []
+    r = run_virtual(_scene(det, seen, name="code"))
+    turns = _user_turns(r)
+    assert len(turns) == 1 and "three" in turns[0].lower(), turns
+    assert any(d.cues.dictation and not d.cues.number_complete and d.delay_s > 1.6 for d in seen)
+    last = seen[-1]
+    assert last.cues.number_complete and last.delay_s < 0.5
+    (commit,) = [e.at_s for e in r.events if e.kind is EventKind.USER_TURN]
+    final = max(e.at_s for e in r.events if e.kind is EventKind.FINAL)
+    assert max(last.commit_at_s, final) <= commit < max(last.commit_at_s, final) + 0.15
+    assert r.history[-1]["text"] == SCENES["code"].rules[0].reply

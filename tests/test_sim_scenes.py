@@ -93,6 +93,17 @@ def test_long_pause_commits_the_turn_mid_number(results: dict[str, SceneResult])
     ]
 
 
+def test_code_scene_commits_the_first_digits_as_a_turn(results: dict[str, SceneResult]) -> None:
+    r = results["code"]
+    (_, _, end1), (_, start2, _) = r.user_spans
+    commits = _times(r, EventKind.USER_TURN)
+    # the framework does not hear the count the agent asked for: three digits are a turn
+    assert len(commits) == 2
+    assert end1 + 0.5 <= commits[0] < start2
+    users = [m["text"] for m in _messages(r, "user")]
+    assert users == ["It's four one five.", "Two two three."]
+
+
 def test_timeline_printout_and_png(results: dict[str, SceneResult], tmp_path: Path) -> None:
     text = format_result(results["interruption"])
     assert "agent audio cleared" in text and "user turn committed" in text

@@ -164,9 +164,11 @@ class AdaptiveTurnDetector(rtc.EventEmitter[EventName]):
         return {"mode": "fixed", "min_delay": self._floor_s, "max_delay": self._ceiling_s}
 
     def attach(self, session: Any) -> None:
-        """Listen to a session's user transcripts and agent state (an `AgentSession`)."""
+        """Listen to a session's user transcripts, agent state and agent messages (an
+        `AgentSession`)."""
         session.on("user_input_transcribed", self._on_transcribed)
         session.on("agent_state_changed", self._on_agent_state)
+        session.on("conversation_item_added", self._on_item_added)
 
     @property
     def is_fallback(self) -> bool:
@@ -208,6 +210,25 @@ class AdaptiveTurnDetector(rtc.EventEmitter[EventName]):
 
     def _on_transcribed(self, ev: Any) -> None:
         self.on_transcript(str(ev.transcript), is_final=bool(ev.is_final))
+
+    def on_agent_message(self, text: str) -> None:
+        """The agent's latest whole message, as heard (a count of digits it asks for ends
+        the user's next dictation at that count: `AdaptiveEndpointer.on_agent_message`)."""
+        if self._endpointer is None:
+            return
+        try:
+            self._endpointer.on_agent_message(text)
+        except Exception as exc:
+            self._model_failed(exc)
+            return
+        logger.debug("agent message", extra={"expected_digits": self._endpointer.expected_digits})
+        for s in self._streams:
+            s._replan()
+
+    def _on_item_added(self, ev: Any) -> None:
+        item = getattr(ev, "item", None)
+        if getattr(item, "role", None) == "assistant":
+            self.on_agent_message(str(getattr(item, "text_content", None) or ""))
 
     def _on_agent_state(self, ev: Any) -> None:
         if self._endpointer is not None and ev.new_state == "speaking":

@@ -105,6 +105,11 @@ pause prior it gives a delay of 0.38 s: the caller has said everything asked for
 PHONE_NUMBER_DIGITS = 10
 """Digits of a whole phone number in the North American format (3-3-4); 11 with a leading
 1 (country code) counts too."""
+ZIP_CODE_DIGITS = 5
+"""Digits of a US ZIP code (the ZIP+4 extension is not expected)."""
+MAX_EXPECTED_DIGITS = 20
+"""Longest digit count an agent's question can set (`expected_digits`); longer counts are
+not read as a dictation length."""
 NO_TEXT_BASE_RATE = 0.385
 """End probability of a silence when no transcript has heard its start yet: the share of
 turn ends among silences >= MIN_PAUSE_S in MRDA train counting every turn (one- and
@@ -128,6 +133,11 @@ DIGIT_WORDS = {
     "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
 }  # fmt: skip
 """Spoken digits as a recogniser writes them, and the digit each stands for."""
+DIGIT_HOMOPHONES = {"for": "4", "to": "2", "too": "2"}
+"""Words a recogniser writes for a spoken digit ("it's for one five" for "four one five").
+They count as digits only in a second reading of the transcript (`trailing_digits(...,
+homophones=True)`), since "to" and "for" are mostly words: a dictation is whole when either
+reading has the length looked for."""
 REPEAT_WORDS = {"double": 2, "triple": 3}
 """Words that repeat the next digit ("double five" = 55)."""
 QUANTITY_WORDS = frozenset(
@@ -177,26 +187,29 @@ class TurnCues:
     """At least two of the last four tokens are digits / number words, or an e-mail is open."""
     number_complete: bool = False
     """The transcript ends on the digits of a whole phone number (`PHONE_NUMBER_DIGITS`, or
-    one more with a leading 1): the dictation is over, not paused."""
+    one more with a leading 1), or on as many digits as the agent asked for
+    (`expected_digits`): the dictation is over, not paused."""
 
 
 _RAW_TOKEN_RE = re.compile(r"[a-z]+|[0-9]+")
 
 
-def trailing_digits(text: str) -> str:
+def trailing_digits(text: str, *, homophones: bool = False) -> str:
     """The digits dictated at the end of a raw transcript, in order: digit strings ("415",
     "223-4567", "(415) 223"), spoken digits ("four one five", "oh"), "double"/"triple"
     before a digit; fillers and punctuation between them are skipped. Reading backwards, the
     first other word ends the run ("my number is 415" -> "415"). Empty when the transcript
     does not end on digits, or when a number is said as a quantity ("twenty", "hundred"):
-    those are not dictated digit by digit."""
+    those are not dictated digit by digit. With `homophones`, "for", "to" and "too" read as
+    digits too (`DIGIT_HOMOPHONES`: "it's for one five" -> "415")."""
     tokens = _RAW_TOKEN_RE.findall(text.lower())
+    spoken = {**DIGIT_WORDS, **DIGIT_HOMOPHONES} if homophones else DIGIT_WORDS
     groups: list[str] = []
     i = len(tokens) - 1
     while i >= 0:
         tok = tokens[i]
-        if tok.isdigit() or tok in DIGIT_WORDS:
-            digits = tok if tok.isdigit() else DIGIT_WORDS[tok]
+        if tok.isdigit() or tok in spoken:
+            digits = tok if tok.isdigit() else spoken[tok]
             if len(digits) == 1 and i > 0 and tokens[i - 1] in REPEAT_WORDS:
                 i -= 1
                 digits *= REPEAT_WORDS[tokens[i]]
@@ -217,10 +230,43 @@ def _is_phone_number(digits: str) -> bool:
     return n == PHONE_NUMBER_DIGITS or (n == PHONE_NUMBER_DIGITS + 1 and digits[0] == "1")
 
 
-def turn_cues(words: Sequence[str], *, text: str | None = None) -> TurnCues:
+_COUNT_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
+    "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
+    "twenty": 20,
+}  # fmt: skip
+_COUNT = r"(\d{1,2}|" + "|".join(_COUNT_WORDS) + r")"
+_N_DIGIT_RE = re.compile(_COUNT + r"[\s-]*digits?\b")
+_LAST_N_RE = re.compile(r"\blast\s+" + _COUNT + r"(?=\s+digits?\b|\s+of\b)")
+_ZIP_RE = re.compile(r"\bzip(\s*code)?\b")
+
+
+def expected_digits(prompt: str) -> int | None:
+    """How many digits the agent's words ask the user to dictate, or None when they name
+    no length: "the 6-digit code", "your four digit PIN", "the last four of your card",
+    "your ZIP code" (5). The last length named wins ("the 4-digit PIN, not the 6-digit
+    code" is ambiguous anyway). A phone number needs no prompt (`TurnCues.number_complete`
+    always knows it)."""
+    text = prompt.lower()
+    found: list[tuple[int, int]] = []
+    for rx in (_N_DIGIT_RE, _LAST_N_RE):
+        for m in rx.finditer(text):
+            tok = m.group(1)
+            n = int(tok) if tok.isdigit() else _COUNT_WORDS[tok]
+            if 1 <= n <= MAX_EXPECTED_DIGITS:
+                found.append((m.start(), n))
+    found.extend((m.start(), ZIP_CODE_DIGITS) for m in _ZIP_RE.finditer(text))
+    return max(found)[1] if found else None
+
+
+def turn_cues(
+    words: Sequence[str], *, text: str | None = None, expected: int | None = None
+) -> TurnCues:
     """Cues of a normalized token list (see `normalize_words`); `text`, the raw transcript
-    the tokens came from, also tells whether a dictated phone number is whole (it keeps
-    the digits that normalization folds into `<num>`)."""
+    the tokens came from, also tells whether a dictated number is whole (it keeps the digits
+    that normalization folds into `<num>`): a phone number, or `expected` digits when the
+    agent asked for that many (`expected_digits`)."""
     last = words[-1] if words else ""
     tail = list(words[-4:])
     numbers = sum(1 for w in tail if w == NUM_TOKEN)
@@ -230,10 +276,15 @@ def turn_cues(words: Sequence[str], *, text: str | None = None) -> TurnCues:
         trailing_continuer=last in CONTINUERS and last not in FILLERS,
         trailing_filler=last in FILLERS,
         dictation=dictation,
-        number_complete=(
-            dictation and text is not None and _is_phone_number(trailing_digits(text))
-        ),
+        number_complete=dictation and text is not None and _number_complete(text, expected),
     )
+
+
+def _number_complete(text: str, expected: int | None) -> bool:
+    for digits in (trailing_digits(text), trailing_digits(text, homophones=True)):
+        if _is_phone_number(digits) or (expected is not None and len(digits) == expected):
+            return True
+    return False
 
 
 def _len_bucket(n: int) -> str:
@@ -582,7 +633,8 @@ class AdaptiveEndpointer:
         self._pause_start_s: float | None = None
         self._agent_spoke_in_pause = False
         self._resumed_from: tuple[float, EndpointState, bool] | None = None
-        self._cached: tuple[str, float | None, EndpointDecision] | None = None
+        self._cached: tuple[str, float | None, int | None, EndpointDecision] | None = None
+        self._expected_digits: int | None = None
 
     # -- inputs -------------------------------------------------------------------------
 
@@ -634,6 +686,19 @@ class AdaptiveEndpointer:
             raise ValueError(f"p_end must be a probability in [0, 1], got {p_end}")
         self._p_audio = p_end
 
+    def on_agent_message(self, text: str) -> None:
+        """The agent said `text` (a whole message, as the user heard it). When it asks for a
+        number of digits ("the 6-digit code", "your ZIP code": `expected_digits`), a
+        dictation of the user's next turn is over once it has that many; any other message
+        forgets the count."""
+        self._expected_digits = expected_digits(text)
+        self._cached = None
+
+    @property
+    def expected_digits(self) -> int | None:
+        """Digits the agent's latest message asked for (None: no count named)."""
+        return self._expected_digits
+
     def on_agent_speech(self) -> None:
         """The agent talked during the current silence: not a mid-turn pause to learn."""
         self._agent_spoke_in_pause = True
@@ -663,10 +728,11 @@ class AdaptiveEndpointer:
         if self._pause_start_s is None or self.state is EndpointState.SPEAKING:
             return None
         text = self.turn_text
-        if self._cached is not None and self._cached[:2] == (text, self._p_audio):
-            return self._cached[2]
+        key = (text, self._p_audio, self._expected_digits)
+        if self._cached is not None and self._cached[:3] == key:
+            return self._cached[3]
         words = normalize_words(text)
-        cues = turn_cues(words, text=text)
+        cues = turn_cues(words, text=text, expected=self._expected_digits)
         p_text = self.completeness.word_probability(words) if self.completeness and words else None
         p_end = end_probability(p_text, self._p_audio, audio_weight=self.audio_weight, cues=cues)
         delay = commit_delay(
@@ -688,7 +754,7 @@ class AdaptiveEndpointer:
             cues=cues,
             words=len(words),
         )
-        self._cached = (text, self._p_audio, dec)
+        self._cached = (*key, dec)
         return dec
 
     def delay_for_pause(self) -> float | None:
