@@ -21,7 +21,11 @@ Reproducible: `python -m bench.train_arbiter --data ../shared/data [--val-manife
    a backchannel to hold back the sustained-speech rule (`SUSTAINED_AUDIO_FLOORS`); then,
    around the best point so far, how sure it must be of an interruption to let running
    speech stop the agent sooner (`QUICK_AUDIO_THRESHOLDS`, `quick_speech_s`) with the early
-   threshold and the plain duration rule; the best of all stages is kept.
+   threshold and the plain duration rule; the best of all stages is kept. Stage 4, on
+   that point: how unlikely (`RESUME_THRESHOLDS`) a paused overlap's words must be to
+   resume the agent although they are not all acknowledgement words, by the fewest
+   backchannel stops that stood with recall within `RECALL_TOLERANCE` of the word list
+   alone (`--resume-only` runs just this stage on the shipped point).
    Without val audio the defaults of `ArbiterParams` are written and the report says so.
 
 Writes `plugins/arbiter/data/text_model.npz` and `params.json` (with provenance).
@@ -39,6 +43,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -54,10 +59,14 @@ from plugins.arbiter.model import (
     ArbiterParams,
     TextModel,
     hashed_indices,
+    load_params,
     normalize_words,
     params_dict,
     text_features,
 )
+
+if TYPE_CHECKING:
+    from bench.ours_overlap import ArbiterOverlapSystem, OverlapTrace
 
 SEED = 20261122
 MAX_PREFIX_WORDS = 8
@@ -79,6 +88,9 @@ step up (0.17 as 0.18); the first early score is known about 0.165 s after the o
 RECALL_TOLERANCE = 0.01
 """Operating points whose val recall is within this of the best are equals (one point is
 about three val items); the fastest of them is kept."""
+RESUME_THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+"""Stage 4: P(interruption) of a paused overlap's words under which they resume the agent
+(`ArbiterParams.resume_threshold`; 0 = acknowledgement words only)."""
 FALSE_STOP_TARGET = 0.04
 """Val false-stop ceiling of the operating point: 1 point under the 5 % target, because two
 renders of the same val items (the TTS is random) measured 4.1 % and 6.3 % at one point."""
@@ -162,6 +174,68 @@ def text_report(model: TextModel, specs: Sequence[OverlapSpec]) -> dict[str, flo
     return {"n": len(specs), "acc_full_text": full / n, "acc_first_word": prefix1 / n}
 
 
+def _val_traces(
+    probe: ArbiterOverlapSystem,
+    val_manifests: Sequence[Path],
+    *,
+    transcripts_dir: Path,
+    per_manifest: int | None,
+) -> list[tuple[str, OverlapTrace]]:
+    """(label, trace) of every val item (`per_manifest`: that many per manifest, evenly
+    spread)."""
+    from bench.manifest import load_overlap_manifest
+    from bench.runners import load_item_audio
+    from bench.transcripts import TranscriptCache
+
+    cache = TranscriptCache(cache_dir=transcripts_dir)
+    traces: list[tuple[str, OverlapTrace]] = []
+    for m in val_manifests:
+        items = load_overlap_manifest(m)
+        if per_manifest is not None and len(items) > per_manifest:
+            step = len(items) / per_manifest
+            items = [items[int(k * step)] for k in range(per_manifest)]
+        for item in items:
+            audio = load_item_audio(item.audio)
+            traces.append((item.label, probe.trace(item, audio, cache.timeline(audio))))
+    return traces
+
+
+def choose_resume_threshold(
+    probe: ArbiterOverlapSystem,
+    traces: Sequence[tuple[str, OverlapTrace]],
+    params: ArbiterParams,
+) -> dict[str, object]:
+    """Stage 4 (see module doc): replay `params` with each of `RESUME_THRESHOLDS` and keep
+    the one with the fewest backchannel stops that stood (became user turns), among those
+    whose interruption recall is within `RECALL_TOLERANCE` of the plain acknowledgement
+    rule's (threshold 0); ties go to the lower threshold. Stop times do not move (a resume
+    happens after the stop), so recall and stood stops are all it trades."""
+    rows: list[dict[str, object]] = []
+    for r in RESUME_THRESHOLDS:
+        p = replace(params, resume_threshold=r)
+        stood = rec = n_bc = n_int = 0
+        for label, tr in traces:
+            dec = probe.replay(tr, p)
+            if label == "backchannel":
+                n_bc += 1
+                stood += dec.decision == "interruption"
+            else:
+                n_int += 1
+                rec += dec.decision == "interruption"
+        rows.append(
+            {
+                "resume_threshold": r,
+                "stood": stood / max(1, n_bc),
+                "stood_items": stood,
+                "recall": rec / max(1, n_int),
+            }
+        )
+    floor = float(rows[0]["recall"]) - RECALL_TOLERANCE  # type: ignore[arg-type]
+    ok = [row for row in rows if float(row["recall"]) >= floor]  # type: ignore[arg-type]
+    best = min(ok, key=lambda row: (int(row["stood_items"]), float(row["resume_threshold"])))  # type: ignore[call-overload, arg-type]
+    return {"chosen": best["resume_threshold"], "rows": rows, "val_items": len(traces)}
+
+
 def choose_params(
     model: TextModel,
     val_manifests: Sequence[Path],
@@ -171,22 +245,12 @@ def choose_params(
 ) -> dict[str, object]:
     """Grid search of the operating point on val overlap manifests (see module doc);
     `per_manifest` keeps that many items of each manifest, evenly spread."""
-    from bench.manifest import load_overlap_manifest
-    from bench.ours_overlap import ArbiterOverlapSystem, OverlapTrace
-    from bench.runners import load_item_audio
-    from bench.transcripts import TranscriptCache
+    from bench.ours_overlap import ArbiterOverlapSystem
 
-    cache = TranscriptCache(cache_dir=transcripts_dir)
-    traces: list[tuple[str, OverlapTrace]] = []
     probe = ArbiterOverlapSystem(model=model, params=ArbiterParams())
-    for m in val_manifests:
-        items = load_overlap_manifest(m)
-        if per_manifest is not None and len(items) > per_manifest:
-            step = len(items) / per_manifest
-            items = [items[int(k * step)] for k in range(per_manifest)]
-        for item in items:
-            audio = load_item_audio(item.audio)
-            traces.append((item.label, probe.trace(item, audio, cache.timeline(audio))))
+    traces = _val_traces(
+        probe, val_manifests, transcripts_dir=transcripts_dir, per_manifest=per_manifest
+    )
 
     def evaluate(params: ArbiterParams) -> dict[str, object]:
         fs = rec = 0
@@ -273,8 +337,11 @@ def choose_params(
             },
         )
     best, met = best_of(rows)
+    resume = choose_resume_threshold(probe, traces, ArbiterParams(**best["params"]))  # type: ignore[arg-type]
+    best = {**best, "params": {**best["params"], "resume_threshold": resume["chosen"]}}  # type: ignore[dict-item]
     return {
         "chosen": best,
+        "resume_selection": resume,
         "words_only": words_only,
         "met_target_on_val": met,
         "grid_size": len(rows),
@@ -306,10 +373,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="transcript timeline cache folder",
     )
     ap.add_argument("--out", type=Path, default=DATA_DIR)
+    ap.add_argument(
+        "--resume-only",
+        action="store_true",
+        help="keep the shipped text model and operating point; choose only resume_threshold "
+        "(stage 4) on the val manifests and update params.json",
+    )
     args = ap.parse_args(argv)
     if refuse_test_manifests(args.val_manifest, "thresholds are chosen on val, never on test"):
         return 2
     t0 = time.time()
+    if args.resume_only:
+        return _resume_only(args.val_manifest, args.transcripts, args.per_manifest, args.out, t0)
     rng = random.Random(SEED)
     train = derive_items(args.data, "train")
     val = derive_items(args.data, "val")
@@ -351,6 +426,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     (args.out / PARAMS_FILE).write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(report, indent=2, default=str))
     print(f"wrote {args.out / MODEL_FILE} and {args.out / PARAMS_FILE} in {time.time() - t0:.0f} s")
+    return 0
+
+
+def _resume_only(
+    val_manifests: Sequence[Path],
+    transcripts_dir: Path,
+    per_manifest: int | None,
+    out_dir: Path,
+    t0: float,
+) -> int:
+    from bench.ours_overlap import ArbiterOverlapSystem
+
+    if not val_manifests:
+        print("--resume-only needs --val-manifest (the val overlap sets)")
+        return 2
+    params_path = DATA_DIR / PARAMS_FILE
+    shipped = json.loads(params_path.read_text(encoding="utf-8"))
+    params = load_params(params_path)
+    probe = ArbiterOverlapSystem(model=TextModel.load(), params=params)
+    traces = _val_traces(
+        probe, val_manifests, transcripts_dir=transcripts_dir, per_manifest=per_manifest
+    )
+    sel = choose_resume_threshold(probe, traces, params)
+    sel["val_manifests"] = [str(m) for m in val_manifests]
+    shipped["params"]["resume_threshold"] = sel["chosen"]
+    shipped["report"]["resume_selection"] = sel
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / PARAMS_FILE).write_text(json.dumps(shipped, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(sel, indent=2))
+    print(f"wrote {out_dir / PARAMS_FILE} in {time.time() - t0:.0f} s")
     return 0
 
 

@@ -255,9 +255,10 @@ PAUSING = replace(PARAMS, confirm_audio_stops=True, early_threshold=0.9)
 
 def paused_on_early_audio(
     agent_text: str = "so the next step is to upload the file",
+    params: ArbiterParams = PAUSING,
 ) -> ArbiterDecider:
     """A decider whose overlap (onset 2.0 s) the early audio paused at 2.2 s."""
-    d = ArbiterDecider(toy_model(), params=PAUSING)
+    d = ArbiterDecider(toy_model(), params=params)
     d.on_agent_speech(agent_text, 0.0)
     d.on_user_speech_start(2.0)
     voiced_frames(d, 2.0, 10)
@@ -307,6 +308,37 @@ def test_a_word_with_content_confirms_the_pause_at_once() -> None:
     # the agent stopped at the pause, not when the words came
     assert ev.stopped_at_s == pytest.approx(2.2) and ev.latency_s == pytest.approx(0.5)
     assert state_of(d) is ArbiterState.INTERRUPTION
+
+
+def test_unlikely_words_after_a_pause_resume_the_agent_under_the_resume_threshold() -> None:
+    d = paused_on_early_audio(params=replace(PAUSING, resume_threshold=0.3))
+    voiced_frames(d, 2.2, 10)
+    # "makes sense" is not an acknowledgement, but the words say backchannel (P 0.05)
+    assert d.on_transcript("Yeah, makes", False, 2.45) is None
+    assert d.on_user_speech_end(2.7) is None
+    assert d.on_transcript("Yeah, makes sense.", True, 2.9) is None
+    assert state_of(d) is ArbiterState.PAUSED
+    ev = d.tick(2.7 + PAUSING.resume_silence_s)
+    assert ev is not None and ev.label == "backchannel"
+    assert ev.cues == ("early_audio", "unlikely_words")
+    assert ev.probability < 0.3
+
+
+def test_likely_words_after_a_pause_confirm_it_under_the_resume_threshold() -> None:
+    d = paused_on_early_audio(params=replace(PAUSING, resume_threshold=0.3))
+    voiced_frames(d, 2.2, 10)
+    ev = d.on_transcript("No, the blue", False, 2.45)
+    assert ev is not None and ev.label == "interruption"
+    assert ev.cues == ("early_audio", "words")
+    assert ev.stopped_at_s == pytest.approx(2.2)
+
+
+def test_without_a_resume_threshold_any_word_with_content_confirms_the_pause() -> None:
+    d = paused_on_early_audio()
+    assert d.params.resume_threshold == 0.0
+    voiced_frames(d, 2.2, 10)
+    ev = d.on_transcript("Yeah, makes", False, 2.45)
+    assert ev is not None and ev.label == "interruption"
 
 
 def test_a_final_before_the_speech_ended_does_not_resume_the_agent() -> None:

@@ -395,6 +395,11 @@ class ArbiterParams:
     like a stop on audio evidence (see `confirm_audio_stops`, which must be on too) instead
     of interrupting it: the next word with content confirms it at the same stop time, a
     finished acknowledgement resumes the agent. False: such stops interrupt at once."""
+    resume_threshold: float = 0.0
+    """P(interruption) of a paused overlap's words (the text model, with the agent's words
+    so far) under which they resume the agent even when some are not acknowledgement words
+    ("which makes sense", "I see"), 0..1; words with content at or above it confirm the
+    interruption as soon as they arrive. 0 = only acknowledgement words resume."""
     resume_silence_s: float = 0.3
     """A pause resumes the agent only once the user's speech has been over this long (after
     the speech detector's own end-of-speech silence), seconds (0-3): a gap inside one
@@ -410,6 +415,7 @@ class ArbiterParams:
             "short_audio_threshold",
             "sustained_audio_floor",
             "quick_audio_threshold",
+            "resume_threshold",
         ):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
@@ -464,9 +470,10 @@ class OverlapEvent:
     "final_words", "sustained_speech", "answer_to_question", "no_words" (mere sound). After
     a pause (`paused_at_s` set) the first cue is the one that paused the agent and the
     second what settled it: "words", "answer_to_question", "no_words", "no_final" (no final
-    transcript after the speech ended), "pause_limit", "unpausable" (confirmed) or
-    "acknowledgement" (resumed). Plus "echo" when frames of the
-    overlap were discounted as the agent's own voice coming back."""
+    transcript after the speech ended), "pause_limit", "unpausable" (confirmed),
+    "acknowledgement" or "unlikely_words" (resumed, see `ArbiterParams.resume_threshold`).
+    Plus "echo" when frames of the overlap were discounted as the agent's own voice coming
+    back."""
     onset_s: float
     """Stream time of the user's speech onset, seconds."""
     decided_at_s: float
@@ -735,7 +742,7 @@ class ArbiterDecider:
         if self._state is ArbiterState.PAUSED:
             if p.question_answer and self._agent_question:
                 return self._confirm(now_s, "answer_to_question")
-            if not acknowledgement_only(words):
+            if not acknowledgement_only(words) and ov.probability >= p.resume_threshold:
                 return self._confirm(now_s, "words")
             return self.tick(now_s)
         if p.question_answer and self._agent_question:
@@ -810,8 +817,9 @@ class ArbiterDecider:
         return None
 
     def _settle_pause(self, ov: _Overlap, now_s: float) -> OverlapEvent | None:
-        """The time-based rules while paused: words with content already confirmed it in
-        `on_transcript`, so a settled utterance has acknowledgement words or none."""
+        """The time-based rules while paused: words with content that the text model
+        calls an interruption already confirmed it in `on_transcript`, so a settled
+        utterance has acknowledgement words, unlikely words (`resume_threshold`) or none."""
         assert ov.paused_at_s is not None
         if now_s - ov.paused_at_s >= PAUSE_LIMIT_S - 1e-9:
             return self._confirm(now_s, "pause_limit")
@@ -836,7 +844,8 @@ class ArbiterDecider:
             return self._confirm(now_s, "no_final")
         if now_s - ov.ended_at_s < self.params.resume_silence_s - 1e-9:
             return None
-        return self._decide("backchannel", now_s, (ov.pause_cue, "acknowledgement"))
+        settled = "acknowledgement" if acknowledgement_only(ov.words) else "unlikely_words"
+        return self._decide("backchannel", now_s, (ov.pause_cue, settled))
 
     def _confirm(self, now_s: float, cue: str) -> OverlapEvent:
         ov = self._ov
