@@ -24,8 +24,8 @@ Reproducible: `python -m bench.train_arbiter --data ../shared/data [--val-manife
    threshold and the plain duration rule; the best of all stages is kept. Stage 4, on
    that point: how unlikely (`RESUME_THRESHOLDS`) a paused overlap's words must be to
    resume the agent although they are not all acknowledgement words, by the fewest
-   backchannel stops that stood with recall within `RECALL_TOLERANCE` of the word list
-   alone (`--resume-only` runs just this stage on the shipped point).
+   backchannel stops that stood while resuming over no interruption the word list alone
+   catches (`--resume-only` runs just this stage on the shipped point).
    Without val audio the defaults of `ArbiterParams` are written and the report says so.
 
 Writes `plugins/arbiter/data/text_model.npz` and `params.json` (with provenance).
@@ -90,7 +90,7 @@ RECALL_TOLERANCE = 0.01
 about three val items); the fastest of them is kept."""
 RESUME_THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 """Stage 4: P(interruption) of a paused overlap's words under which they resume the agent
-(`ArbiterParams.resume_threshold`; 0 = acknowledgement words only)."""
+(`ArbiterParams.resume_threshold`; 0, first = acknowledgement words only)."""
 FALSE_STOP_TARGET = 0.04
 """Val false-stop ceiling of the operating point: 1 point under the 5 % target, because two
 renders of the same val items (the TTS is random) measured 4.1 % and 6.3 % at one point."""
@@ -207,31 +207,40 @@ def choose_resume_threshold(
 ) -> dict[str, object]:
     """Stage 4 (see module doc): replay `params` with each of `RESUME_THRESHOLDS` and keep
     the one with the fewest backchannel stops that stood (became user turns), among those
-    whose interruption recall is within `RECALL_TOLERANCE` of the plain acknowledgement
-    rule's (threshold 0); ties go to the lower threshold. Stop times do not move (a resume
-    happens after the stop), so recall and stood stops are all it trades."""
+    that resume over no val interruption the plain acknowledgement rule (threshold 0)
+    catches; ties go to the lower threshold. A resumed interruption drops the user's words,
+    which is worse than a backchannel taken as a turn, so no recall is traded (unlike the
+    `RECALL_TOLERANCE` of the other stages). Stop times do not move (a resume happens after
+    the stop)."""
     rows: list[dict[str, object]] = []
+    # interruptions the first threshold (0: the acknowledgement words alone) catches
+    by_words: set[int] | None = None
     for r in RESUME_THRESHOLDS:
         p = replace(params, resume_threshold=r)
         stood = rec = n_bc = n_int = 0
-        for label, tr in traces:
+        caught: set[int] = set()
+        for k, (label, tr) in enumerate(traces):
             dec = probe.replay(tr, p)
             if label == "backchannel":
                 n_bc += 1
                 stood += dec.decision == "interruption"
             else:
                 n_int += 1
-                rec += dec.decision == "interruption"
+                if dec.decision == "interruption":
+                    rec += 1
+                    caught.add(k)
+        if by_words is None:
+            by_words = caught
         rows.append(
             {
                 "resume_threshold": r,
                 "stood": stood / max(1, n_bc),
                 "stood_items": stood,
                 "recall": rec / max(1, n_int),
+                "interruptions_lost": len(by_words - caught),
             }
         )
-    floor = float(rows[0]["recall"]) - RECALL_TOLERANCE  # type: ignore[arg-type]
-    ok = [row for row in rows if float(row["recall"]) >= floor]  # type: ignore[arg-type]
+    ok = [row for row in rows if row["interruptions_lost"] == 0]
     best = min(ok, key=lambda row: (int(row["stood_items"]), float(row["resume_threshold"])))  # type: ignore[call-overload, arg-type]
     return {"chosen": best["resume_threshold"], "rows": rows, "val_items": len(traces)}
 
