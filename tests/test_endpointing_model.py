@@ -227,6 +227,9 @@ def test_the_end_of_a_phone_number_is_answered_at_once(shipped: CompletenessMode
         ("What is the best number to reach you?", None),  # a phone number needs no count
         ("Over the last two days, what happened?", None),
         ("Read me the 25 digit serial.", None),  # longer than MAX_EXPECTED_DIGITS
+        ("Read me the 125-digit key.", None),  # not "25"
+        ("Which phone digits did you dial?", None),  # not "one digits"
+        ("The seventeen-digit VIN, please.", 17),
         ("", None),
     ],
 )

@@ -236,7 +236,7 @@ _COUNT_WORDS = {
     "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
     "twenty": 20,
 }  # fmt: skip
-_COUNT = r"(\d{1,2}|" + "|".join(_COUNT_WORDS) + r")"
+_COUNT = r"\b(\d{1,2}|" + "|".join(_COUNT_WORDS) + r")"
 _N_DIGIT_RE = re.compile(_COUNT + r"[\s-]*digits?\b")
 _LAST_N_RE = re.compile(r"\blast\s+" + _COUNT + r"(?=\s+digits?\b|\s+of\b)")
 _ZIP_RE = re.compile(r"\bzip(\s*code)?\b")
