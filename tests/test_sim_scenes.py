@@ -78,30 +78,34 @@ def test_interruption_truncates_the_stored_assistant_message(
     assert r.reply_latency_s is not None and r.reply_latency_s < 2.5
 
 
-def test_long_pause_commits_the_turn_mid_number(results: dict[str, SceneResult]) -> None:
-    r = results["long-pause"]
+@pytest.mark.parametrize(
+    ("name", "users", "reply"),
+    [
+        (
+            "long-pause",
+            ["My number is four one five.", "Two two three, four five six seven."],
+            "Thanks, I have four one five, two two three, four five six seven.",
+        ),
+        # the framework does not hear the count the agent asked for either
+        (
+            "code",
+            ["It's four one five.", "Two two three."],
+            "Thanks, the code four one five, two two three is right.",
+        ),
+    ],
+)
+def test_the_framework_commits_the_turn_mid_number(
+    results: dict[str, SceneResult], name: str, users: list[str], reply: str
+) -> None:
+    r = results[name]
     (_, _, end1), (_, start2, _) = r.user_spans
     commits = _times(r, EventKind.USER_TURN)
     # the framework's fixed endpointing cuts the number at the pause: the first commit
     # lands inside the 1.6 s pause, after its 0.5 s minimum delay
     assert len(commits) == 2
     assert end1 + 0.5 <= commits[0] < start2
-    users = [m["text"] for m in _messages(r, "user")]
-    assert users == ["My number is four one five.", "Two two three, four five six seven."]
-    assert "Thanks, I have four one five, two two three, four five six seven." in [
-        m["text"] for m in _messages(r, "assistant")
-    ]
-
-
-def test_code_scene_commits_the_first_digits_as_a_turn(results: dict[str, SceneResult]) -> None:
-    r = results["code"]
-    (_, _, end1), (_, start2, _) = r.user_spans
-    commits = _times(r, EventKind.USER_TURN)
-    # the framework does not hear the count the agent asked for: three digits are a turn
-    assert len(commits) == 2
-    assert end1 + 0.5 <= commits[0] < start2
-    users = [m["text"] for m in _messages(r, "user")]
-    assert users == ["It's four one five.", "Two two three."]
+    assert [m["text"] for m in _messages(r, "user")] == users
+    assert reply in [m["text"] for m in _messages(r, "assistant")]
 
 
 def test_timeline_printout_and_png(results: dict[str, SceneResult], tmp_path: Path) -> None:

@@ -398,7 +398,7 @@ class ArbiterParams:
     resume_threshold: float = 0.0
     """P(interruption) of a paused overlap's words (the text model, with the agent's words
     so far) under which they resume the agent even when some are not acknowledgement words
-    ("which makes sense", "I see"), 0..1; words with content at or above it confirm the
+    ("which makes sense", "Oh. Goodness."), 0..1; words with content at or above it confirm the
     interruption as soon as they arrive. 0 = only acknowledgement words resume."""
     resume_silence_s: float = 0.3
     """A pause resumes the agent only once the user's speech has been over this long (after
