@@ -1,6 +1,8 @@
 """How the arbiter's early audio classifier does on voices it never heard.
 
 `python -m bench.onset_voices --manifest .cache/bench/full-evaluated/overlap/val-clean.jsonl`
+(`--model F --params P` check an earlier onset model and operating point instead of the
+shipped ones, e.g. files from `git show <commit>:plugins/arbiter/data/...`).
 
 The classifier was trained on one Piper voice, and the benchmark's sets use that voice
 too. This re-renders each item's first words (as `bench.train_onset` does) with espeak-ng
@@ -115,11 +117,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--manifest", type=Path, required=True, help="val overlap manifest")
     ap.add_argument("--limit", type=int, default=None, help="first N items")
+    ap.add_argument(
+        "--model", type=Path, default=None, help="onset model file (default: the shipped one)"
+    )
+    ap.add_argument(
+        "--params", type=Path, default=None, help="params.json (default: the shipped one)"
+    )
     args = ap.parse_args(argv)
     if refuse_test_manifests([args.manifest], "this is a development check on val"):
         return 2
-    model = OnsetModel.load()
-    params = load_params()
+    model = OnsetModel.load(args.model)
+    params = load_params(args.params)
     items = load_overlap_manifest(args.manifest)[: args.limit]
     np_rng = np.random.default_rng(SEED)
     Row = tuple[bool, list[OnsetScore], bool]

@@ -18,7 +18,8 @@ it reports (`plugins.arbiter.onset.align_onset`), as at run time: the rise moves
 speech, the reported onset with the detector's 20 ms frame grid.
 
 Model: per horizon (`HORIZONS_S`), a one-hidden-layer tanh network over standardised
-features, fitted with Adam on the class-balanced log loss with L2.
+features (band energies pooled over `CHUNK_S` chunks), fitted with Adam on the
+class-balanced log loss with L2.
 
 Val (when `--val-manifest` is given): the benchmark's val overlap sets (rendered from the
 val splits) are scored the same way; the report gives the ROC AUC and the recall at
@@ -63,6 +64,7 @@ from bench.train_arbiter import derive_items
 from bench.types import BENCH_SAMPLE_RATE_HZ, Samples
 from plugins.arbiter.model import DATA_DIR, VoiceActivity, frame_features
 from plugins.arbiter.onset import (
+    CHUNK_S,
     ONSET_MODEL_FILE,
     OnsetModel,
     aligned_window_start,
@@ -80,8 +82,8 @@ WARP = 0.08
 """Resampling factor range 1 +- WARP (pitch and tempo together)."""
 NOISE_SHARE = 0.1
 """Share of extra non-speech examples (labelled backchannel)."""
-HORIZONS_S = (0.15, 0.2, 0.3, 0.4)
-"""Seconds of audio after the onset each network scores."""
+HORIZONS_S = (0.12, 0.16, 0.2, 0.3, 0.4)
+"""Seconds of audio after the onset each network scores (whole numbers of `CHUNK_S`)."""
 HIDDEN = 64
 EPOCHS = 400
 LEARNING_RATE = 3e-3
@@ -244,7 +246,7 @@ def featurize(
     if at is None:
         return None
     start = aligned_window_start(x, at, rate_hz)
-    return [onset_features(x[start:], rate_hz, h) for h in HORIZONS_S]
+    return [onset_features(x[start:], rate_hz, h, chunk_s=CHUNK_S) for h in HORIZONS_S]
 
 
 def fit(
@@ -379,7 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         add(_place(sound_burst(np_rng), np_rng), 0.0)
     y_arr = np.array(ys)
     layers = {h: fit(np.stack(feats[h]), y_arr, np_rng) for h in HORIZONS_S}
-    model = OnsetModel(layers, aligned=True)
+    model = OnsetModel(layers, aligned=True, chunk_s=CHUNK_S)
     args.out.mkdir(parents=True, exist_ok=True)
     model.save(args.out / ONSET_MODEL_FILE)
     report: dict[str, object] = {

@@ -46,12 +46,16 @@ def tone(
 
 
 def random_model(
-    horizons: tuple[float, ...] = (0.2, 0.3), hidden: int = 4, *, aligned: bool = False
+    horizons: tuple[float, ...] = (0.2, 0.3),
+    hidden: int = 4,
+    *,
+    aligned: bool = False,
+    chunk_s: float = CHUNK_S,
 ) -> OnsetModel:
     rng = np.random.default_rng(0)
     layers = {}
     for h in horizons:
-        d = int(round(h / CHUNK_S)) * N_BANDS
+        d = int(round(h / chunk_s)) * N_BANDS
         layers[h] = {
             "mean": np.zeros(d, np.float32),
             "std": np.ones(d, np.float32),
@@ -60,25 +64,35 @@ def random_model(
             "w2": rng.standard_normal(hidden).astype(np.float32),
             "b2": np.zeros((), np.float32),
         }
-    return OnsetModel(layers, aligned=aligned)
+    return OnsetModel(layers, aligned=aligned, chunk_s=chunk_s)
 
 
 # ---------------------------------------------------------------------------- features
 
 
-def test_features_have_one_row_of_bands_per_50_ms_chunk() -> None:
+def test_features_have_one_row_of_bands_per_chunk() -> None:
+    assert CHUNK_S == 0.02
     f = onset_features(tone(0.5), RATE, 0.3)
-    assert f.shape == (6 * N_BANDS,)
+    assert f.shape == (15 * N_BANDS,)
     assert f.dtype == np.float32
     assert float(f.max()) <= 0.5  # relative to the loudest frame
+    assert onset_features(tone(0.5), RATE, 0.3, chunk_s=0.05).shape == (6 * N_BANDS,)
+
+
+def test_chunks_average_their_frames() -> None:
+    x = tone(0.5)
+    fine = onset_features(x, RATE, 0.2, chunk_s=0.01).reshape(20, N_BANDS)
+    coarse = onset_features(x, RATE, 0.2, chunk_s=0.05).reshape(4, N_BANDS)
+    assert np.allclose(coarse, fine.reshape(4, 5, N_BANDS).mean(axis=1), atol=1e-5)
 
 
 def test_features_ignore_the_level_and_pad_short_audio() -> None:
     x = tone(0.4)
     assert np.allclose(onset_features(x, RATE, 0.3), onset_features(x * 0.1, RATE, 0.3), atol=1e-3)
-    short = onset_features(x[: RATE // 10], RATE, 0.3).reshape(6, N_BANDS)
-    # the chunks after the 0.1 s of sound are silence: floored far below the sound
-    assert short[4:].max() < short[:1].max() - 5.0
+    short = onset_features(x[: RATE // 10], RATE, 0.3).reshape(15, N_BANDS)
+    # the chunks after the 0.1 s of sound (and the last window reaching into it) are
+    # silence: floored far below the sound
+    assert short[6:].max() < short[:1].max() - 5.0
 
 
 def test_features_are_close_across_sample_rates() -> None:
@@ -94,6 +108,10 @@ def test_features_reject_bad_rates_and_horizons() -> None:
         onset_features(tone(0.3), 4_000, 0.3)
     with pytest.raises(ValueError, match="horizon_s"):
         onset_features(tone(0.3), RATE, 0.01)
+    with pytest.raises(ValueError, match="horizon_s must be a positive multiple of 0.02"):
+        onset_features(tone(0.3), RATE, 0.15)
+    with pytest.raises(ValueError, match="chunk_s"):
+        onset_features(tone(0.3), RATE, 0.3, chunk_s=0.015)
 
 
 # ---------------------------------------------------------------------------- buffering
@@ -221,6 +239,28 @@ def test_model_roundtrip_and_file_errors(tmp_path: Path) -> None:
     bad[0.2]["w2"] = np.zeros(3, np.float32)
     with pytest.raises(ModelFileError, match="shapes"):
         OnsetModel(bad)
+    # weights for 20 ms chunks read as 50 ms ones do not fit
+    with pytest.raises(ModelFileError, match="shapes"):
+        OnsetModel(random_model().layers, chunk_s=0.05)
+    with pytest.raises(ModelFileError, match="whole number"):
+        OnsetModel(random_model(chunk_s=0.05, horizons=(0.15,)).layers)
+
+
+def test_model_file_keeps_its_chunk_length_and_older_files_read_as_50_ms(
+    tmp_path: Path,
+) -> None:
+    coarse = random_model(horizons=(0.15, 0.2), chunk_s=0.05)
+    coarse.save(tmp_path / "c.npz")
+    again = OnsetModel.load(tmp_path / "c.npz")
+    assert again.chunk_s == 0.05
+    x = tone(0.4)
+    assert again.probability(x, RATE, 0.15) == pytest.approx(coarse.probability(x, RATE, 0.15))
+    # a file written before the chunk length was recorded: 50 ms chunks
+    flat = {f"{h:g}/{k}": v for h, p in coarse.layers.items() for k, v in p.items()}
+    np.savez(tmp_path / "old.npz", **flat)  # type: ignore[arg-type]
+    old = OnsetModel.load(tmp_path / "old.npz")
+    assert old.chunk_s == 0.05
+    assert old.probability(x, RATE, 0.15) == pytest.approx(coarse.probability(x, RATE, 0.15))
 
 
 def onset_index(x: npt.NDArray[np.float32]) -> int:

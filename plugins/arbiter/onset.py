@@ -4,7 +4,7 @@ Words from speech-to-text arrive 0.4-0.6 s after the user starts talking; many t
 interruptions are plain from their first syllable ("wait", "but", "I", "well" sound nothing
 like "uh huh", "yeah", "mm hmm", "right"). `OnsetModel` scores the first `horizon_s` of the
 user's audio from the onset: log mel-band energies (100-3800 Hz, so wideband and telephone
-audio look alike) in 10 ms hops, averaged over 50 ms chunks, relative to the clip's loudest
+audio look alike) in 10 ms hops, averaged over 20 ms chunks, relative to the clip's loudest
 frame (so the level does not matter), into a one-hidden-layer network per horizon trained
 on rendered train-split speech (`bench.train_onset`). Its probability is only acted on when
 it is very high (threshold chosen on val): the words still decide everything else.
@@ -33,6 +33,7 @@ import numpy.typing as npt
 from .model import DATA_DIR, ModelFileError, frame_features, reading_npz
 
 __all__ = [
+    "CHUNK_S",
     "ONSET_MODEL_FILE",
     "OnsetAudio",
     "OnsetModel",
@@ -49,8 +50,13 @@ HOP_S = 0.010
 """Hop between analysis frames, seconds."""
 WIN_S = 0.025
 """Analysis frame length, seconds."""
-CHUNK_S = 0.05
-"""Frames are averaged over chunks of this length, seconds."""
+CHUNK_S = 0.02
+"""Frames are averaged over chunks of this length, seconds, in the models `bench.train_onset`
+writes (a multiple of `HOP_S`; the model file records its own, `CHUNK_KEY`)."""
+LEGACY_CHUNK_S = 0.05
+"""Chunk length of model files that do not record one (written before 2026-12-02), s."""
+CHUNK_KEY = "meta/chunk_s"
+"""Key of the chunk length in the model file."""
 N_BANDS = 24
 """Mel bands between `LOW_HZ` and `HIGH_HZ`."""
 LOW_HZ = 100.0
@@ -168,6 +174,12 @@ def aligned_window_start(
     return max(0, rise - int(round(ALIGN_LEAD_S * sample_rate_hz)))
 
 
+def whole_multiple(span_s: float, unit_s: float) -> int | None:
+    """How many `unit_s` make `span_s` (None: not a whole number of them, to 1 us)."""
+    n = int(round(span_s / unit_s))
+    return n if abs(n * unit_s - span_s) < 1e-6 else None
+
+
 def window_s(horizon_s: float) -> float:
     """Audio after the onset that `onset_features` reads for `horizon_s`, seconds (the last
     analysis frame reaches past the horizon by a window minus a hop)."""
@@ -175,18 +187,25 @@ def window_s(horizon_s: float) -> float:
 
 
 def onset_features(
-    samples: npt.NDArray[np.floating], sample_rate_hz: int, horizon_s: float
+    samples: npt.NDArray[np.floating],
+    sample_rate_hz: int,
+    horizon_s: float,
+    *,
+    chunk_s: float = CHUNK_S,
 ) -> _FloatArray:
     """Feature vector of the first `window_s(horizon_s)` of `samples` (mono, [-1, 1], any
-    rate from 8 kHz): (horizon_s / 50 ms) chunks x `N_BANDS` log10 band energies relative to
-    the loudest frame's in-band energy (so <= 0); shorter audio is padded with silence."""
+    rate from 8 kHz): (horizon_s / chunk_s) chunks x `N_BANDS` log10 band energies relative
+    to the loudest frame's in-band energy (so <= 0); shorter audio is padded with silence.
+    `chunk_s` is a whole number of `HOP_S` hops and `horizon_s` a whole number of chunks."""
     if sample_rate_hz < 8000:
         raise ValueError(f"sample_rate_hz must be >= 8000, got {sample_rate_hz}")
-    n_chunks = int(round(horizon_s / CHUNK_S))
-    if n_chunks < 1:
-        raise ValueError(f"horizon_s must be >= {CHUNK_S} s, got {horizon_s}")
+    per_chunk = whole_multiple(chunk_s, HOP_S)
+    if per_chunk is None or per_chunk < 1:
+        raise ValueError(f"chunk_s must be a positive multiple of {HOP_S} s, got {chunk_s}")
+    n_chunks = whole_multiple(horizon_s, chunk_s)
+    if n_chunks is None or n_chunks < 1:
+        raise ValueError(f"horizon_s must be a positive multiple of {chunk_s} s, got {horizon_s}")
     win, hop, fb = _filterbank(sample_rate_hz)
-    per_chunk = int(round(CHUNK_S / HOP_S))
     n_frames = n_chunks * per_chunk
     need = (n_frames - 1) * hop + win
     x = np.zeros(need, dtype=np.float64)
@@ -231,18 +250,30 @@ def voiced_seconds(samples: npt.NDArray[np.floating], sample_rate_hz: int) -> fl
 class OnsetModel:
     """P(interruption | first `horizon_s` of the user's audio) for a few fixed horizons.
 
-    One standardised one-hidden-layer tanh network per horizon. An `aligned` model starts
-    its windows `ALIGN_LEAD_S` before the sound's rise (`align_onset`), else at the reported
-    onset. Load the shipped weights with `OnsetModel.load()` (in the worker's prewarm, not
-    on import)."""
+    One standardised one-hidden-layer tanh network per horizon over `onset_features` with
+    chunks of `chunk_s` seconds. An `aligned` model starts its windows `ALIGN_LEAD_S` before
+    the sound's rise (`align_onset`), else at the reported onset. Load the shipped weights
+    with `OnsetModel.load()` (in the worker's prewarm, not on import)."""
 
     def __init__(
-        self, layers: dict[float, dict[str, npt.NDArray[np.float32]]], *, aligned: bool = False
+        self,
+        layers: dict[float, dict[str, npt.NDArray[np.float32]]],
+        *,
+        aligned: bool = False,
+        chunk_s: float = CHUNK_S,
     ) -> None:
         if not layers:
             raise ModelFileError("onset model has no horizons")
+        per_chunk = whole_multiple(chunk_s, HOP_S)
+        if per_chunk is None or per_chunk < 1:
+            raise ModelFileError(f"onset model chunk {chunk_s} s is not a multiple of {HOP_S} s")
         for h, p in layers.items():
-            dim = int(round(h / CHUNK_S)) * N_BANDS
+            n_chunks = whole_multiple(h, chunk_s)
+            if n_chunks is None or n_chunks < 1:
+                raise ModelFileError(
+                    f"onset model horizon {h} s is not a whole number of {chunk_s} s chunks"
+                )
+            dim = n_chunks * N_BANDS
             shapes = {k: v.shape for k, v in p.items()}
             hidden = p["w1"].shape[1] if p.get("w1") is not None and p["w1"].ndim == 2 else -1
             want = {
@@ -257,6 +288,7 @@ class OnsetModel:
                 raise ModelFileError(f"onset model horizon {h} s: shapes {shapes}, want {want}")
         self.layers = {float(h): p for h, p in layers.items()}
         self.aligned = aligned
+        self.chunk_s = chunk_s
 
     @property
     def horizons_s(self) -> tuple[float, ...]:
@@ -269,19 +301,25 @@ class OnsetModel:
         p = path or DATA_DIR / ONSET_MODEL_FILE
         layers: dict[float, dict[str, npt.NDArray[np.float32]]] = {}
         aligned = False
+        chunk_s = LEGACY_CHUNK_S
         with reading_npz(p, "onset model", "bench.train_onset"), np.load(p) as z:
             for key in z.files:
                 if key == ALIGN_KEY:
                     aligned = bool(np.asarray(z[key]))
                     continue
+                if key == CHUNK_KEY:
+                    chunk_s = float(np.asarray(z[key]))
+                    continue
                 tag, name = key.split("/", 1)
                 layers.setdefault(float(tag), {})[name] = np.asarray(z[key], np.float32)
-        return cls(layers, aligned=aligned)
+        return cls(layers, aligned=aligned, chunk_s=chunk_s)
 
     def save(self, path: Path) -> None:
-        """Write the weights (and whether windows are aligned) as a compressed .npz."""
+        """Write the weights, whether windows are aligned and the chunk length as a
+        compressed .npz."""
         flat = {f"{h:g}/{k}": v for h, p in self.layers.items() for k, v in p.items()}
         flat[ALIGN_KEY] = np.asarray(self.aligned)
+        flat[CHUNK_KEY] = np.asarray(self.chunk_s)
         np.savez_compressed(path, **flat)  # type: ignore[arg-type]
 
     def window_start(
@@ -347,7 +385,8 @@ class OnsetModel:
     ) -> float:
         if horizon_s not in self.layers:
             raise ValueError(f"horizon_s must be one of {self.horizons_s}, got {horizon_s}")
-        z = self.logit_features(horizon_s, onset_features(window, sample_rate_hz, horizon_s))
+        feats = onset_features(window, sample_rate_hz, horizon_s, chunk_s=self.chunk_s)
+        z = self.logit_features(horizon_s, feats)
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
