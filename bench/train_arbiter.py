@@ -90,7 +90,7 @@ RECALL_TOLERANCE_ITEMS = 3
 """Operating points whose val recall is within this many interruptions of the best are
 equals; the fastest of them is kept. Until stop 21 this was one point of recall, which
 was about three items on the 300-item val sets it was set on, and seven on the whole val
-sets (702 interruptions): enough to trade a point of recall for 30 ms of median."""
+sets (702 interruptions): at stop 22 it traded a point of val recall for 16 ms of median."""
 RESUME_THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 """Stage 4: P(interruption) of a paused overlap's words under which they resume the agent
 (`ArbiterParams.resume_threshold`; 0, first = acknowledgement words only)."""
