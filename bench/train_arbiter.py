@@ -248,6 +248,35 @@ def choose_resume_threshold(
     return {"chosen": best["resume_threshold"], "rows": rows, "val_items": len(traces)}
 
 
+def best_point(
+    rows: Sequence[dict[str, object]], *, n_interruptions: int
+) -> tuple[dict[str, object], bool]:
+    """The operating point kept among evaluated `rows` ("false_stop", "recall" as shares,
+    "p50_latency_s" / "p95_latency_s" in seconds or None), and whether it meets
+    `FALSE_STOP_TARGET`: among the rows within the target, those whose recall is within
+    `RECALL_TOLERANCE_ITEMS` of `n_interruptions` of the best are equals, and the lowest
+    median stop latency wins (then the lowest 95th percentile, then the higher recall).
+    When no row meets the target, the one with the fewest false stops (not met)."""
+    if not rows:
+        raise ValueError("no operating points to choose from")
+
+    def num(row: dict[str, object], key: str, missing: float = 9.0) -> float:
+        v = row[key]
+        return missing if v is None else float(v)  # type: ignore[arg-type]
+
+    ok = [r for r in rows if num(r, "false_stop") <= FALSE_STOP_TARGET]
+    if not ok:
+        return min(rows, key=lambda r: num(r, "false_stop")), False
+    top = max(num(r, "recall") for r in ok)
+    slack = RECALL_TOLERANCE_ITEMS / max(1, n_interruptions) + 1e-9
+    near = [r for r in ok if num(r, "recall") >= top - slack]
+    best = min(
+        near,
+        key=lambda r: (num(r, "p50_latency_s"), num(r, "p95_latency_s"), -num(r, "recall")),
+    )
+    return best, True
+
+
 def choose_params(
     model: TextModel,
     val_manifests: Sequence[Path],
@@ -290,21 +319,7 @@ def choose_params(
         }
 
     def best_of(rows: list[dict[str, object]]) -> tuple[dict[str, object], bool]:
-        ok = [r for r in rows if float(r["false_stop"]) <= FALSE_STOP_TARGET]  # type: ignore[arg-type]
-        if not ok:
-            return min(rows, key=lambda r: float(r["false_stop"])), False  # type: ignore[arg-type]
-        top = max(float(r["recall"]) for r in ok)  # type: ignore[arg-type]
-        slack = RECALL_TOLERANCE_ITEMS / max(1, n_interruptions) + 1e-9
-        near = [r for r in ok if float(r["recall"]) >= top - slack]  # type: ignore[arg-type]
-        best = min(
-            near,
-            key=lambda r: (
-                float(r["p50_latency_s"] or 9.0),  # type: ignore[arg-type]
-                float(r["p95_latency_s"] or 9.0),  # type: ignore[arg-type]
-                -float(r["recall"]),  # type: ignore[arg-type]
-            ),
-        )
-        return best, True
+        return best_point(rows, n_interruptions=n_interruptions)
 
     def sweep(base: ArbiterParams, grid: dict[str, tuple[float, ...]]) -> list[dict[str, object]]:
         return [

@@ -1,11 +1,19 @@
-"""Stage 4 of the arbiter's operating point: the resume threshold, on literal replays."""
+"""How the arbiter's operating point is kept: the grid rule on literal rows, and stage 4 (the
+resume threshold) on literal replays."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, cast
 
-from bench.train_arbiter import RECALL_TOLERANCE_ITEMS, choose_resume_threshold
+import pytest
+
+from bench.train_arbiter import (
+    FALSE_STOP_TARGET,
+    RECALL_TOLERANCE_ITEMS,
+    best_point,
+    choose_resume_threshold,
+)
 from bench.types import OverlapDecision
 from plugins.arbiter.model import ArbiterParams
 
@@ -52,3 +60,49 @@ def test_without_a_saving_the_word_list_alone_is_kept() -> None:
     assert _choose(only_doubt)["chosen"] == 0.0
     confident = [("interruption", _Paused(0.9))] * 50 + [("backchannel", _Paused(0.8))]
     assert _choose(confident)["chosen"] == 0.0
+
+
+def _row(
+    name: str, false_stop: float, recall: float, p50: float | None, p95: float | None
+) -> dict[str, object]:
+    return {
+        "name": name,
+        "false_stop": false_stop,
+        "recall": recall,
+        "p50_latency_s": p50,
+        "p95_latency_s": p95,
+    }
+
+
+def test_the_fastest_point_within_the_recall_tolerance_is_kept() -> None:
+    n = 700
+    step = 1 / n
+    top = 0.97
+    rows = [
+        # the best recall, but slower
+        _row("best-recall", 0.03, top, 0.208, 0.98),
+        # exactly the tolerance below it, faster: kept
+        _row("tolerated", 0.035, top - RECALL_TOLERANCE_ITEMS * step, 0.192, 1.0),
+        # one more interruption lost, faster still: outside the tolerance
+        _row("too-lossy", 0.02, top - (RECALL_TOLERANCE_ITEMS + 1) * step, 0.15, 0.5),
+        # fastest of all, but over the false-stop target
+        _row("too-many-stops", FALSE_STOP_TARGET + 0.001, 0.99, 0.1, 0.3),
+    ]
+    best, met = best_point(rows, n_interruptions=n)
+    assert met and best["name"] == "tolerated"
+    # equal medians: the lower 95th percentile, then the higher recall
+    tie = [_row("a", 0.03, top, 0.19, 1.0), _row("b", 0.03, top, 0.19, 0.8)]
+    assert best_point(tie, n_interruptions=n)[0]["name"] == "b"
+    tie = [_row("a", 0.03, top - step, 0.19, 0.8), _row("b", 0.03, top, 0.19, 0.8)]
+    assert best_point(tie, n_interruptions=n)[0]["name"] == "b"
+    # a point that stopped no interruption has no latency: it is never the fastest
+    none = [_row("silent", 0.0, top, None, None), _row("a", 0.03, top, 0.5, 1.0)]
+    assert best_point(none, n_interruptions=n)[0]["name"] == "a"
+
+
+def test_without_a_point_under_the_target_the_fewest_stops_is_kept_and_flagged() -> None:
+    rows = [_row("a", 0.08, 0.99, 0.1, 0.2), _row("b", 0.06, 0.9, 0.3, 0.9)]
+    best, met = best_point(rows, n_interruptions=700)
+    assert not met and best["name"] == "b"
+    with pytest.raises(ValueError, match="no operating points"):
+        best_point([], n_interruptions=700)
