@@ -180,6 +180,18 @@ def whole_multiple(span_s: float, unit_s: float) -> int | None:
     return n if abs(n * unit_s - span_s) < 1e-6 else None
 
 
+def chunk_counts(horizon_s: float, chunk_s: float) -> tuple[int, int]:
+    """(`HOP_S` hops per chunk, chunks per horizon) of `onset_features`; ValueError when
+    `chunk_s` is not a positive whole number of hops or `horizon_s` of chunks."""
+    per_chunk = whole_multiple(chunk_s, HOP_S)
+    if per_chunk is None or per_chunk < 1:
+        raise ValueError(f"chunk_s must be a positive multiple of {HOP_S} s, got {chunk_s}")
+    n_chunks = whole_multiple(horizon_s, chunk_s)
+    if n_chunks is None or n_chunks < 1:
+        raise ValueError(f"horizon_s must be a positive multiple of {chunk_s} s, got {horizon_s}")
+    return per_chunk, n_chunks
+
+
 def window_s(horizon_s: float) -> float:
     """Audio after the onset that `onset_features` reads for `horizon_s`, seconds (the last
     analysis frame reaches past the horizon by a window minus a hop)."""
@@ -199,12 +211,7 @@ def onset_features(
     `chunk_s` is a whole number of `HOP_S` hops and `horizon_s` a whole number of chunks."""
     if sample_rate_hz < 8000:
         raise ValueError(f"sample_rate_hz must be >= 8000, got {sample_rate_hz}")
-    per_chunk = whole_multiple(chunk_s, HOP_S)
-    if per_chunk is None or per_chunk < 1:
-        raise ValueError(f"chunk_s must be a positive multiple of {HOP_S} s, got {chunk_s}")
-    n_chunks = whole_multiple(horizon_s, chunk_s)
-    if n_chunks is None or n_chunks < 1:
-        raise ValueError(f"horizon_s must be a positive multiple of {chunk_s} s, got {horizon_s}")
+    per_chunk, n_chunks = chunk_counts(horizon_s, chunk_s)
     win, hop, fb = _filterbank(sample_rate_hz)
     n_frames = n_chunks * per_chunk
     need = (n_frames - 1) * hop + win
@@ -264,15 +271,13 @@ class OnsetModel:
     ) -> None:
         if not layers:
             raise ModelFileError("onset model has no horizons")
-        per_chunk = whole_multiple(chunk_s, HOP_S)
-        if per_chunk is None or per_chunk < 1:
-            raise ModelFileError(f"onset model chunk {chunk_s} s is not a multiple of {HOP_S} s")
         for h, p in layers.items():
-            n_chunks = whole_multiple(h, chunk_s)
-            if n_chunks is None or n_chunks < 1:
+            try:
+                _, n_chunks = chunk_counts(h, chunk_s)
+            except ValueError as exc:
                 raise ModelFileError(
-                    f"onset model horizon {h} s is not a whole number of {chunk_s} s chunks"
-                )
+                    f"onset model horizon {h} s is not a whole number of {chunk_s} s chunks ({exc})"
+                ) from exc
             dim = n_chunks * N_BANDS
             shapes = {k: v.shape for k, v in p.items()}
             hidden = p["w1"].shape[1] if p.get("w1") is not None and p["w1"].ndim == 2 else -1
