@@ -382,7 +382,9 @@ def choose_params(
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    ap.add_argument("--data", type=Path, required=True, help="shared corpus folder")
+    ap.add_argument(
+        "--data", type=Path, default=None, help="shared corpus folder (not read by --resume-only)"
+    )
     ap.add_argument(
         "--val-manifest",
         type=Path,
@@ -410,6 +412,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(stage 4) on the val manifests and update params.json",
     )
     args = ap.parse_args(argv)
+    if args.data is None and not args.resume_only:
+        ap.error("--data is required (the shared corpus folder) unless --resume-only")
     if refuse_test_manifests(args.val_manifest, "thresholds are chosen on val, never on test"):
         return 2
     t0 = time.time()

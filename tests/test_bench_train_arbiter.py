@@ -13,6 +13,7 @@ from bench.train_arbiter import (
     RECALL_TOLERANCE_ITEMS,
     best_point,
     choose_resume_threshold,
+    main,
 )
 from bench.types import OverlapDecision
 from plugins.arbiter.model import ArbiterParams
@@ -106,3 +107,18 @@ def test_without_a_point_under_the_target_the_fewest_stops_is_kept_and_flagged()
     assert not met and best["name"] == "b"
     with pytest.raises(ValueError, match="no operating points"):
         best_point([], n_interruptions=700)
+
+
+def test_full_run_needs_the_corpus_folder(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--val-manifest", "val-clean.jsonl"])
+    assert exc.value.code == 2
+    assert "--data is required" in capsys.readouterr().err
+
+
+def test_resume_only_does_not_ask_for_the_corpus_folder(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # gets past argument parsing without --data: the next check (no test split) answers
+    assert main(["--resume-only", "--val-manifest", "test-clean.jsonl"]) == 2
+    assert "refusing test-clean.jsonl" in capsys.readouterr().err
