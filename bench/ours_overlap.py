@@ -159,7 +159,7 @@ class ArbiterOverlapSystem:
                     break
         if last is None or last.label != "interruption":
             # settle anything still open once no more evidence can arrive
-            end = tr.duration_s + params.final_wait_s
+            end = tr.duration_s + max(params.final_wait_s, params.pause_wait_s)
             ev = d.on_user_speech_end(tr.duration_s) or d.tick(end)
             last = ev or last
             paused = d.paused_at_s

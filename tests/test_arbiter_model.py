@@ -359,8 +359,8 @@ def test_a_pause_without_a_final_after_the_speech_is_an_interruption() -> None:
     voiced_frames(d, 2.2, 10)
     assert d.on_transcript("Okay.", True, 2.3) is None  # before the last voiced frame
     assert d.on_user_speech_end(2.7) is None
-    assert d.tick(2.7 + PAUSING.final_wait_s - 0.02) is None
-    ev = d.tick(2.7 + PAUSING.final_wait_s)
+    assert d.tick(2.7 + PAUSING.pause_wait_s - 0.02) is None
+    ev = d.tick(2.7 + PAUSING.pause_wait_s)
     assert ev is not None and ev.label == "interruption" and ev.cues == ("early_audio", "no_final")
 
 
@@ -368,7 +368,28 @@ def test_a_pause_without_words_stays_a_stop() -> None:
     d = paused_on_early_audio()
     voiced_frames(d, 2.2, 5)
     d.on_user_speech_end(2.5)
-    ev = d.tick(2.5 + PAUSING.final_wait_s)
+    assert d.tick(2.5 + PAUSING.pause_wait_s - 0.02) is None
+    ev = d.tick(2.5 + PAUSING.pause_wait_s)
+    assert ev is not None and ev.label == "interruption" and ev.cues == ("early_audio", "no_words")
+    assert ev.stopped_at_s == pytest.approx(2.2)  # the stop is the pause's, not the verdict's
+
+
+def test_a_slow_final_inside_the_pause_wait_still_resumes_the_agent() -> None:
+    # seen on test: the local recogniser's "Okay." came 0.84 s after the speech ended, after
+    # `final_wait_s` (0.8 s); a pause waits `pause_wait_s` for it, so the words decide
+    params = replace(PAUSING, final_wait_s=0.8, pause_wait_s=1.0)
+    d = paused_on_early_audio(params=params)
+    voiced_frames(d, 2.2, 5)
+    assert d.on_user_speech_end(2.5) is None
+    assert d.tick(2.5 + 0.82) is None and state_of(d) is ArbiterState.PAUSED
+    ev = d.on_transcript("Okay.", True, 2.5 + 0.84)
+    assert ev is not None and ev.label == "backchannel"
+    assert ev.cues == ("early_audio", "acknowledgement")
+    # with the verdict tied to `final_wait_s` the same timeline stood as an interruption
+    d = paused_on_early_audio(params=replace(params, pause_wait_s=0.8))
+    voiced_frames(d, 2.2, 5)
+    d.on_user_speech_end(2.5)
+    ev = d.tick(2.5 + 0.82)
     assert ev is not None and ev.label == "interruption" and ev.cues == ("early_audio", "no_words")
 
 

@@ -454,6 +454,7 @@ def _ctors() -> list[tuple[str, Ctor, str]]:
         ),
         ("ArbiterParams.min_voiced_s", lambda: ArbiterParams(min_voiced_s=-1.0), r"\[0, 1\]"),
         ("ArbiterParams.final_wait_s", lambda: ArbiterParams(final_wait_s=9.0), r"\[0, 5\]"),
+        ("ArbiterParams.pause_wait_s", lambda: ArbiterParams(pause_wait_s=4.0), r"\[0, 3.0\]"),
         ("VoiceActivity.start_s", lambda: VoiceActivity(start_s=0.0), r"\(0, 0.5\]"),
         ("VoiceActivity.margin_db", lambda: VoiceActivity(margin_db=99.0), r"\[0, 40\]"),
         (

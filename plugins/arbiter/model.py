@@ -405,6 +405,11 @@ class ArbiterParams:
     the speech detector's own end-of-speech silence), seconds (0-3): a gap inside one
     utterance ("Oh. ... so what about") must not resume it between the acknowledgement and
     the rest."""
+    pause_wait_s: float = 1.0
+    """While the agent is paused, how long after the user's speech ends to wait for a final
+    transcript that covers it before the stop stands ("no_words", "no_final"), seconds
+    (0-3, not beyond `PAUSE_LIMIT_S`). The stop time is the pause's either way: a longer
+    wait delays only the verdict, and lets a slow recogniser's "Okay." resume the agent."""
 
     def __post_init__(self) -> None:
         for name in (
@@ -438,6 +443,10 @@ class ArbiterParams:
             raise ValueError(f"final_wait_s must be in [0, 5] s, got {self.final_wait_s}")
         if not 0.0 <= self.resume_silence_s <= 3.0:
             raise ValueError(f"resume_silence_s must be in [0, 3] s, got {self.resume_silence_s}")
+        if not 0.0 <= self.pause_wait_s <= PAUSE_LIMIT_S:
+            raise ValueError(
+                f"pause_wait_s must be in [0, {PAUSE_LIMIT_S}] s, got {self.pause_wait_s}"
+            )
 
 
 def load_params(path: Path | None = None) -> ArbiterParams:
@@ -834,7 +843,7 @@ class ArbiterDecider:
             and (ov.last_voiced_s is None or ov.final_at_s >= ov.last_voiced_s)
             and ov.finals >= ov.runs
         )
-        if not covered and now_s - ov.ended_at_s < self.params.final_wait_s:
+        if not covered and now_s - ov.ended_at_s < self.params.pause_wait_s:
             return None
         if not ov.words:
             # no words to show it was an acknowledgement: the stop stands, as it would
