@@ -25,7 +25,9 @@ Reproducible: `python -m bench.train_arbiter --data ../shared/data [--val-manife
    that point: how unlikely (`RESUME_THRESHOLDS`) a paused overlap's words must be to
    resume the agent although they are not all acknowledgement words, by the fewest
    backchannel stops that stood while resuming over no interruption the word list alone
-   catches (`--resume-only` runs just this stage on the shipped point).
+   catches. Stage 5, the same way: how long a pause waits for the final that settles it
+   (`PAUSE_WAITS`, `ArbiterParams.pause_wait_s`; stop times do not move, a verdict only
+   comes later). `--resume-only` runs just stages 4 and 5 on the shipped point.
    Without val audio the defaults of `ArbiterParams` are written and the report says so.
 
 Writes `plugins/arbiter/data/text_model.npz` and `params.json` (with provenance).
@@ -43,7 +45,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -94,6 +96,9 @@ sets (702 interruptions): at stop 22 it traded a point of val recall for 16 ms o
 RESUME_THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 """Stage 4: P(interruption) of a paused overlap's words under which they resume the agent
 (`ArbiterParams.resume_threshold`; 0, first = acknowledgement words only)."""
+PAUSE_WAITS = (0.8, 1.0, 1.2, 1.5, 2.0)
+"""Stage 5: seconds a pause waits after the speech for the final that settles it
+(`ArbiterParams.pause_wait_s`; 0.8, first = `final_wait_s`, the wait before stop 25)."""
 FALSE_STOP_TARGET = 0.04
 """Val false-stop ceiling of the operating point: 1 point under the 5 % target, because two
 renders of the same val items (the TTS is random) measured 4.1 % and 6.3 % at one point."""
@@ -215,11 +220,35 @@ def choose_resume_threshold(
     which is worse than a backchannel taken as a turn, so no recall is traded (unlike the
     `RECALL_TOLERANCE_ITEMS` of the other stages). Stop times do not move (a resume happens after
     the stop)."""
+    return _choose_without_loss(probe, traces, params, "resume_threshold", RESUME_THRESHOLDS)
+
+
+def choose_pause_wait(
+    probe: ArbiterOverlapSystem,
+    traces: Sequence[tuple[str, OverlapTrace]],
+    params: ArbiterParams,
+) -> dict[str, object]:
+    """Stage 5 (see module doc): the `PAUSE_WAITS` value with the fewest backchannel stops
+    that stood, among those that lose no val interruption the first (0.8 s) catches; ties
+    go to the shorter wait, which keeps a backchannel's pause short."""
+    return _choose_without_loss(probe, traces, params, "pause_wait_s", PAUSE_WAITS)
+
+
+def _choose_without_loss(
+    probe: ArbiterOverlapSystem,
+    traces: Sequence[tuple[str, OverlapTrace]],
+    params: ArbiterParams,
+    field: str,
+    values: Sequence[float],
+) -> dict[str, object]:
+    """Replay `params` with `field` set to each of `values`; keep the value with the fewest
+    backchannel stops that stood among those catching every interruption the first value
+    catches (ties: the earlier value). Returns {"chosen", "rows", "val_items"}."""
     rows: list[dict[str, object]] = []
-    # interruptions the first threshold (0: the acknowledgement words alone) catches
-    by_words: set[int] | None = None
-    for r in RESUME_THRESHOLDS:
-        p = replace(params, resume_threshold=r)
+    # interruptions the first value catches
+    first: set[int] | None = None
+    for v in values:
+        p = replace(params, **{field: v})  # type: ignore[arg-type]
         stood = rec = n_bc = n_int = 0
         caught: set[int] = set()
         for k, (label, tr) in enumerate(traces):
@@ -232,20 +261,20 @@ def choose_resume_threshold(
                 if dec.decision == "interruption":
                     rec += 1
                     caught.add(k)
-        if by_words is None:
-            by_words = caught
+        if first is None:
+            first = caught
         rows.append(
             {
-                "resume_threshold": r,
+                field: v,
                 "stood": stood / max(1, n_bc),
                 "stood_items": stood,
                 "recall": rec / max(1, n_int),
-                "interruptions_lost": len(by_words - caught),
+                "interruptions_lost": len(first - caught),
             }
         )
     ok = [row for row in rows if row["interruptions_lost"] == 0]
-    best = min(ok, key=lambda row: (int(row["stood_items"]), float(row["resume_threshold"])))  # type: ignore[call-overload, arg-type]
-    return {"chosen": best["resume_threshold"], "rows": rows, "val_items": len(traces)}
+    best = min(ok, key=lambda row: cast(int, row["stood_items"]))
+    return {"chosen": best[field], "rows": rows, "val_items": len(traces)}
 
 
 def best_point(
@@ -369,9 +398,12 @@ def choose_params(
     best, met = best_of(rows)
     resume = choose_resume_threshold(probe, traces, ArbiterParams(**best["params"]))  # type: ignore[arg-type]
     best = {**best, "params": {**best["params"], "resume_threshold": resume["chosen"]}}  # type: ignore[dict-item]
+    wait = choose_pause_wait(probe, traces, ArbiterParams(**best["params"]))  # type: ignore[arg-type]
+    best = {**best, "params": {**best["params"], "pause_wait_s": wait["chosen"]}}  # type: ignore[dict-item]
     return {
         "chosen": best,
         "resume_selection": resume,
+        "pause_wait_selection": wait,
         "words_only": words_only,
         "met_target_on_val": met,
         "grid_size": len(rows),
@@ -409,7 +441,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--resume-only",
         action="store_true",
         help="keep the shipped text model and operating point; choose only resume_threshold "
-        "(stage 4) on the val manifests and update params.json",
+        "and pause_wait_s (stages 4 and 5) on the val manifests and update params.json",
     )
     args = ap.parse_args(argv)
     if args.data is None and not args.resume_only:
@@ -486,9 +518,13 @@ def _resume_only(
     sel["val_manifests"] = [str(m) for m in val_manifests]
     shipped["params"]["resume_threshold"] = sel["chosen"]
     shipped["report"]["resume_selection"] = sel
+    wait = choose_pause_wait(probe, traces, replace(params, resume_threshold=sel["chosen"]))  # type: ignore[arg-type]
+    wait["val_manifests"] = sel["val_manifests"]
+    shipped["params"]["pause_wait_s"] = wait["chosen"]
+    shipped["report"]["pause_wait_selection"] = wait
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / PARAMS_FILE).write_text(json.dumps(shipped, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(sel, indent=2))
+    print(json.dumps({"resume_selection": sel, "pause_wait_selection": wait}, indent=2))
     print(f"wrote {out_dir / PARAMS_FILE} in {time.time() - t0:.0f} s")
     return 0
 

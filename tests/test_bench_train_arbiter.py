@@ -1,5 +1,5 @@
-"""How the arbiter's operating point is kept: the grid rule on literal rows, and stage 4 (the
-resume threshold) on literal replays."""
+"""How the arbiter's operating point is kept: the grid rule on literal rows, and stages 4 and
+5 (the resume threshold, the pause's wait for its final) on literal replays."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import pytest
 
 from bench.train_arbiter import (
     FALSE_STOP_TARGET,
+    PAUSE_WAITS,
     RECALL_TOLERANCE_ITEMS,
     best_point,
+    choose_pause_wait,
     choose_resume_threshold,
     main,
 )
@@ -61,6 +63,49 @@ def test_without_a_saving_the_word_list_alone_is_kept() -> None:
     assert _choose(only_doubt)["chosen"] == 0.0
     confident = [("interruption", _Paused(0.9))] * 50 + [("backchannel", _Paused(0.8))]
     assert _choose(confident)["chosen"] == 0.0
+
+
+@dataclass(frozen=True)
+class _LateFinal:
+    """A paused overlap whose final came `final_after_s` after the speech (None: never);
+    `words_resume`: its words are acknowledgements (they would resume the agent)."""
+
+    final_after_s: float | None
+    words_resume: bool
+
+
+class _WaitProbe:
+    """Replays a `_LateFinal`: inside the wait the words decide; after it the stop stands."""
+
+    def replay(self, tr: _LateFinal, params: ArbiterParams) -> OverlapDecision:
+        in_time = tr.final_after_s is not None and tr.final_after_s <= params.pause_wait_s
+        label = "backchannel" if in_time and tr.words_resume else "interruption"
+        return OverlapDecision(label, 1.0, None, stopped_at_s=0.2)
+
+
+def _choose_wait(traces: list[tuple[str, _LateFinal]]) -> dict[str, object]:
+    return choose_pause_wait(cast(Any, _WaitProbe()), cast(Any, traces), ArbiterParams())
+
+
+def test_the_shortest_wait_that_lets_late_acknowledgements_resume_is_kept() -> None:
+    # "Okay." 0.84 s and 1.1 s after the speech; interruptions whose words have content
+    traces = [("backchannel", _LateFinal(0.84, True)), ("backchannel", _LateFinal(1.1, True))]
+    traces += [("interruption", _LateFinal(0.5, False))] * 50
+    sel = _choose_wait(traces)
+    assert sel["chosen"] == 1.2 and PAUSE_WAITS[0] == 0.8
+    rows = cast(list[dict[str, float]], sel["rows"])
+    assert [r["stood_items"] for r in rows] == [2, 1, 0, 0, 0]
+
+
+def test_a_wait_that_resumes_over_an_interruption_is_never_kept() -> None:
+    # a late final of acknowledgement words on an interruption: a longer wait would resume
+    # the agent over it (the user's words dropped), so the first wait stays
+    traces = [("backchannel", _LateFinal(1.4, True)), ("interruption", _LateFinal(0.9, True))]
+    traces += [("interruption", _LateFinal(0.3, False))] * 50
+    sel = _choose_wait(traces)
+    assert sel["chosen"] == 0.8
+    rows = cast(list[dict[str, float]], sel["rows"])
+    assert rows[1]["interruptions_lost"] == 1 and rows[3]["stood_items"] == 0
 
 
 def _row(
