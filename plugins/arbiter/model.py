@@ -385,7 +385,7 @@ class ArbiterParams:
     with content) pauses the agent instead of interrupting it (`ArbiterState.PAUSED`). The
     words then settle it: any word outside `ACKNOWLEDGEMENT_WORDS`, an answer to the
     agent's question, no words at all, no final transcript that arrived after the last
-    voiced frame (within `final_wait_s` of the speech's end), or a pause longer than
+    voiced frame (within `pause_wait_s` of the speech's end), or a pause longer than
     `PAUSE_LIMIT_S` confirm the interruption; a finished utterance of acknowledgement words
     only resumes the agent, and it is a backchannel (no user turn, no LLM call). False:
     such stops interrupt at once."""
