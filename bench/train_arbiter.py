@@ -27,7 +27,10 @@ Reproducible: `python -m bench.train_arbiter --data ../shared/data [--val-manife
    backchannel stops that stood while resuming over no interruption the word list alone
    catches. Stage 5, the same way: how long a pause waits for the final that settles it
    (`PAUSE_WAITS`, `ArbiterParams.pause_wait_s`; stop times do not move, a verdict only
-   comes later). `--resume-only` runs just stages 4 and 5 on the shipped point.
+   comes later). Stage 6, the same way: how sure an *interim* hypothesis must be to confirm
+   a pause before its final comes (`INTERIM_CONFIRM_THRESHOLDS`,
+   `ArbiterParams.interim_confirm_threshold`; the stop stays where it was, only the verdict
+   may come later). `--resume-only` runs just stages 4 to 6 on the shipped point.
    Without val audio the defaults of `ArbiterParams` are written and the report says so.
 
 Writes `plugins/arbiter/data/text_model.npz` and `params.json` (with provenance).
@@ -99,6 +102,12 @@ RESUME_THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 PAUSE_WAITS = (0.8, 1.0, 1.2, 1.5, 2.0)
 """Stage 5: seconds a pause waits after the speech for the final that settles it
 (`ArbiterParams.pause_wait_s`; 0.8, first = `final_wait_s`, the wait before stop 25)."""
+INTERIM_CONFIRM_THRESHOLDS = (0.0, 0.5, 0.8, 0.9, 0.95)
+"""Stage 6: P(interruption) an interim hypothesis needs to confirm a pause
+(`ArbiterParams.interim_confirm_threshold`; 0, first = any word with content, as before stop
+26). 1 (only a final confirms) is left out: on the 2026-12-03 val sets it saved no more
+stood stops than 0.9 and put off the verdict of 77 % of the interruptions by a median
+1.4 s (0.9: 8-9 %, 0.5 s), which holds their words back from the next turn that long."""
 FALSE_STOP_TARGET = 0.04
 """Val false-stop ceiling of the operating point: 1 point under the 5 % target, because two
 renders of the same val items (the TTS is random) measured 4.1 % and 6.3 % at one point."""
@@ -232,6 +241,20 @@ def choose_pause_wait(
     that stood, among those that lose no val interruption the first (0.8 s) catches; ties
     go to the shorter wait, which keeps a backchannel's pause short."""
     return _choose_without_loss(probe, traces, params, "pause_wait_s", PAUSE_WAITS)
+
+
+def choose_interim_confirm(
+    probe: ArbiterOverlapSystem,
+    traces: Sequence[tuple[str, OverlapTrace]],
+    params: ArbiterParams,
+) -> dict[str, object]:
+    """Stage 6 (see module doc): the `INTERIM_CONFIRM_THRESHOLDS` value with the fewest
+    backchannel stops that stood, among those that lose no val interruption the first (0:
+    any interim word with content confirms) catches; ties go to the lower threshold, which
+    settles an interruption's pause soonest."""
+    return _choose_without_loss(
+        probe, traces, params, "interim_confirm_threshold", INTERIM_CONFIRM_THRESHOLDS
+    )
 
 
 def _choose_without_loss(
@@ -400,10 +423,16 @@ def choose_params(
     best = {**best, "params": {**best["params"], "resume_threshold": resume["chosen"]}}  # type: ignore[dict-item]
     wait = choose_pause_wait(probe, traces, ArbiterParams(**best["params"]))  # type: ignore[arg-type]
     best = {**best, "params": {**best["params"], "pause_wait_s": wait["chosen"]}}  # type: ignore[dict-item]
+    interim = choose_interim_confirm(probe, traces, ArbiterParams(**best["params"]))  # type: ignore[arg-type]
+    best = {
+        **best,
+        "params": {**best["params"], "interim_confirm_threshold": interim["chosen"]},  # type: ignore[dict-item]
+    }
     return {
         "chosen": best,
         "resume_selection": resume,
         "pause_wait_selection": wait,
+        "interim_confirm_selection": interim,
         "words_only": words_only,
         "met_target_on_val": met,
         "grid_size": len(rows),
@@ -440,8 +469,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument(
         "--resume-only",
         action="store_true",
-        help="keep the shipped text model and operating point; choose only resume_threshold "
-        "and pause_wait_s (stages 4 and 5) on the val manifests and update params.json",
+        help="keep the shipped text model and operating point; choose only resume_threshold, "
+        "pause_wait_s and interim_confirm_threshold (stages 4 to 6) on the val manifests and "
+        "update params.json",
     )
     args = ap.parse_args(argv)
     if args.data is None and not args.resume_only:
@@ -522,9 +552,26 @@ def _resume_only(
     wait["val_manifests"] = sel["val_manifests"]
     shipped["params"]["pause_wait_s"] = wait["chosen"]
     shipped["report"]["pause_wait_selection"] = wait
+    interim = choose_interim_confirm(
+        probe,
+        traces,
+        replace(params, resume_threshold=sel["chosen"], pause_wait_s=wait["chosen"]),  # type: ignore[arg-type]
+    )
+    interim["val_manifests"] = sel["val_manifests"]
+    shipped["params"]["interim_confirm_threshold"] = interim["chosen"]
+    shipped["report"]["interim_confirm_selection"] = interim
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / PARAMS_FILE).write_text(json.dumps(shipped, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps({"resume_selection": sel, "pause_wait_selection": wait}, indent=2))
+    print(
+        json.dumps(
+            {
+                "resume_selection": sel,
+                "pause_wait_selection": wait,
+                "interim_confirm_selection": interim,
+            },
+            indent=2,
+        )
+    )
     print(f"wrote {out_dir / PARAMS_FILE} in {time.time() - t0:.0f} s")
     return 0
 

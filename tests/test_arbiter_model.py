@@ -341,6 +341,47 @@ def test_without_a_resume_threshold_any_word_with_content_confirms_the_pause() -
     assert ev is not None and ev.label == "interruption"
 
 
+def test_an_unsure_interim_leaves_the_pause_to_the_final() -> None:
+    # seen on val: "right right right" came in as the interim "Like, right." and its final
+    # as "Right, right, right, right."; the interim confirmed the pause and the
+    # backchannel became a turn. Under `interim_confirm_threshold` the final settles it.
+    params = replace(PAUSING, interim_confirm_threshold=0.9)
+    d = paused_on_early_audio(params=params)
+    voiced_frames(d, 2.2, 10)  # until 2.4
+    assert d.on_transcript("Like, right.", False, 2.45) is None  # P 0.5 < 0.9
+    assert state_of(d) is ArbiterState.PAUSED
+    assert d.on_user_speech_end(2.6) is None
+    assert d.on_transcript("Right, right, right.", True, 2.7) is None
+    assert d.tick(2.6 + PAUSING.resume_silence_s - 0.02) is None
+    ev = d.tick(2.6 + PAUSING.resume_silence_s)
+    assert ev is not None and ev.label == "backchannel"
+    assert ev.cues == ("early_audio", "acknowledgement")
+    # with any interim word confirming (0, the default) the same timeline stood
+    d = paused_on_early_audio()
+    assert d.params.interim_confirm_threshold == 0.0
+    voiced_frames(d, 2.2, 10)
+    ev = d.on_transcript("Like, right.", False, 2.45)
+    assert ev is not None and ev.label == "interruption" and ev.cues == ("early_audio", "words")
+
+
+def test_a_sure_interim_or_a_final_with_content_confirms_the_pause_at_once() -> None:
+    params = replace(PAUSING, interim_confirm_threshold=0.9)
+    d = paused_on_early_audio(params=params)
+    voiced_frames(d, 2.2, 10)
+    ev = d.on_transcript("No, the blue", False, 2.45)  # P 0.99
+    assert ev is not None and ev.label == "interruption" and ev.cues == ("early_audio", "words")
+    assert ev.stopped_at_s == pytest.approx(2.2) and ev.decided_at_s == pytest.approx(2.45)
+    # an unsure hypothesis waits for its final, and a final's words with content confirm it
+    # (the final is the utterance); the stop is still the pause's
+    d = paused_on_early_audio(params=params)
+    voiced_frames(d, 2.2, 10)
+    assert d.on_transcript("Like, the", False, 2.45) is None
+    voiced_frames(d, 2.4, 10)  # the user goes on until 2.6
+    ev = d.on_transcript("Like, the thing.", True, 2.7)
+    assert ev is not None and ev.label == "interruption" and ev.cues == ("early_audio", "words")
+    assert ev.stopped_at_s == pytest.approx(2.2) and ev.decided_at_s == pytest.approx(2.7)
+
+
 def test_a_final_before_the_speech_ended_does_not_resume_the_agent() -> None:
     # seen on val: "Okay." was finalised while the user went on ("... I'm going to have a
     # key"); that final is not the utterance, the one after the speech is

@@ -455,6 +455,11 @@ def _ctors() -> list[tuple[str, Ctor, str]]:
         ("ArbiterParams.min_voiced_s", lambda: ArbiterParams(min_voiced_s=-1.0), r"\[0, 1\]"),
         ("ArbiterParams.final_wait_s", lambda: ArbiterParams(final_wait_s=9.0), r"\[0, 5\]"),
         ("ArbiterParams.pause_wait_s", lambda: ArbiterParams(pause_wait_s=4.0), r"\[0, 3.0\]"),
+        (
+            "ArbiterParams.interim_confirm_threshold",
+            lambda: ArbiterParams(interim_confirm_threshold=1.5),
+            r"interim_confirm_threshold must be in \[0, 1\]",
+        ),
         ("VoiceActivity.start_s", lambda: VoiceActivity(start_s=0.0), r"\(0, 0.5\]"),
         ("VoiceActivity.margin_db", lambda: VoiceActivity(margin_db=99.0), r"\[0, 40\]"),
         (

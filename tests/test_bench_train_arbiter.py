@@ -1,5 +1,6 @@
-"""How the arbiter's operating point is kept: the grid rule on literal rows, and stages 4 and
-5 (the resume threshold, the pause's wait for its final) on literal replays."""
+"""How the arbiter's operating point is kept: the grid rule on literal rows, and stages 4 to
+6 (the resume threshold, the pause's wait for its final, how sure an interim must be to
+confirm a pause) on literal replays."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import pytest
 
 from bench.train_arbiter import (
     FALSE_STOP_TARGET,
+    INTERIM_CONFIRM_THRESHOLDS,
     PAUSE_WAITS,
     RECALL_TOLERANCE_ITEMS,
     best_point,
+    choose_interim_confirm,
     choose_pause_wait,
     choose_resume_threshold,
     main,
@@ -106,6 +109,53 @@ def test_a_wait_that_resumes_over_an_interruption_is_never_kept() -> None:
     assert sel["chosen"] == 0.8
     rows = cast(list[dict[str, float]], sel["rows"])
     assert rows[1]["interruptions_lost"] == 1 and rows[3]["stood_items"] == 0
+
+
+@dataclass(frozen=True)
+class _Interim:
+    """A paused overlap whose first interim with content has P(interruption) `p_interim`;
+    `final_resumes`: its final is acknowledgement words only."""
+
+    p_interim: float
+    final_resumes: bool
+
+
+class _InterimProbe:
+    """Replays an `_Interim`: a sure enough interim confirms the pause, else the final
+    settles it."""
+
+    def replay(self, tr: _Interim, params: ArbiterParams) -> OverlapDecision:
+        confirmed = tr.p_interim >= params.interim_confirm_threshold or not tr.final_resumes
+        label = "interruption" if confirmed else "backchannel"
+        return OverlapDecision(label, 1.0, tr.p_interim, stopped_at_s=0.2)
+
+
+def _choose_interim(traces: list[tuple[str, _Interim]]) -> dict[str, object]:
+    return choose_interim_confirm(cast(Any, _InterimProbe()), cast(Any, traces), ArbiterParams())
+
+
+def test_the_lowest_interim_threshold_that_lets_the_finals_resume_is_kept() -> None:
+    # "Like, right." (0.5) and an interim at 0.85 of backchannels whose finals are
+    # acknowledgements; interruptions with sure interims and words with content
+    traces = [("backchannel", _Interim(0.5, True)), ("backchannel", _Interim(0.85, True))]
+    traces += [("interruption", _Interim(0.99, False))] * 50
+    sel = _choose_interim(traces)
+    assert INTERIM_CONFIRM_THRESHOLDS[0] == 0.0
+    assert sel["chosen"] == 0.9
+    rows = cast(list[dict[str, float]], sel["rows"])
+    assert [r["stood_items"] for r in rows] == [2, 2, 1, 0, 0]
+
+
+def test_an_interim_threshold_that_drops_an_interruption_is_never_kept() -> None:
+    # "Yeah but" (0.6) whose final came as "Yeah.": waiting for the final would resume the
+    # agent over it and drop the user's words
+    traces = [("backchannel", _Interim(0.85, True)), ("interruption", _Interim(0.6, True))]
+    traces += [("interruption", _Interim(0.99, False))] * 50
+    sel = _choose_interim(traces)
+    assert sel["chosen"] == 0.0
+    rows = cast(list[dict[str, float]], sel["rows"])
+    assert [r["interruptions_lost"] for r in rows] == [0, 0, 1, 1, 1]
+    assert rows[3]["stood_items"] == 0
 
 
 def _row(

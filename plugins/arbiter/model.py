@@ -400,6 +400,11 @@ class ArbiterParams:
     so far) under which they resume the agent even when some are not acknowledgement words
     ("which makes sense", "Oh. Goodness."), 0..1; words with content at or above it confirm the
     interruption as soon as they arrive. 0 = only acknowledgement words resume."""
+    interim_confirm_threshold: float = 0.0
+    """P(interruption) an *interim* hypothesis's words need to confirm a pause (0..1; the
+    higher of this and `resume_threshold` applies; 1 = only a final confirms). The agent is
+    already stopped while paused, so waiting for the final moves only the verdict, not the
+    stop: an interim "Like, right." of "right right right" must not confirm it."""
     resume_silence_s: float = 0.3
     """A pause resumes the agent only once the user's speech has been over this long (after
     the speech detector's own end-of-speech silence), seconds (0-3): a gap inside one
@@ -421,6 +426,7 @@ class ArbiterParams:
             "sustained_audio_floor",
             "quick_audio_threshold",
             "resume_threshold",
+            "interim_confirm_threshold",
         ):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
@@ -751,7 +757,10 @@ class ArbiterDecider:
         if self._state is ArbiterState.PAUSED:
             if p.question_answer and self._agent_question:
                 return self._confirm(now_s, "answer_to_question")
-            if not acknowledgement_only(words) and ov.probability >= p.resume_threshold:
+            needed = p.resume_threshold
+            if not is_final:
+                needed = max(needed, p.interim_confirm_threshold)
+            if not acknowledgement_only(words) and ov.probability >= needed:
                 return self._confirm(now_s, "words")
             return self.tick(now_s)
         if p.question_answer and self._agent_question:
