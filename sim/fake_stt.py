@@ -50,11 +50,15 @@ class ScriptedSTT(stt.STT[Any]):
         final_delay_s: float = 0.25,
         interim_interval_s: float = 0.3,
         stalls_s: Mapping[int, float] | None = None,
+        interims: Mapping[int, str] | None = None,
     ) -> None:
         """`min_silence_s` (0.02..5), `final_delay_s` (0..3) provider latency of finals,
         `interim_interval_s` (0.05..5). `stalls_s` maps a segment index to extra seconds
         (0..10) its transcripts are held back: no interims, the final that much later (a
-        recogniser stalled on a long decode)."""
+        recogniser stalled on a long decode). `interims` maps a segment index to the text
+        every interim hypothesis of that segment shows, whole, instead of a growing prefix
+        of the scripted one (a recogniser that mishears, "Hot." for "uh huh", and corrects
+        it in the final)."""
         if not 0.0 <= final_delay_s <= 3.0:
             raise ValueError(f"final_delay_s must be in 0..3, got {final_delay_s}")
         stalls = dict(stalls_s or {})
@@ -66,18 +70,23 @@ class ScriptedSTT(stt.STT[Any]):
             )
         )
         self._texts = list(texts)
+        self._interims = dict(interims or {})
         self._vad = EnergyVad(min_silence_s=min_silence_s)
         self._interim_interval_s = interim_interval_s
         SpeechSegmenter(vad=self._vad, interim_interval_s=interim_interval_s)
         self.final_delay_s = final_delay_s
         self.stalls_s = stalls
         self.segments_seen = 0
+        self.interims_sent = 0
+        """Interim hypotheses sent from `interims` (scripted apart from the finals)."""
 
-    def next_text(self) -> tuple[str, float]:
-        """Consume the next scripted transcript and its stall (s)."""
+    def next_text(self) -> tuple[str, float, str | None]:
+        """Consume the next scripted transcript: its final text, its stall (s) and the text
+        of its interims when scripted apart (None: growing prefixes of the final)."""
         i = self.segments_seen
         self.segments_seen += 1
-        return (self._texts[i] if i < len(self._texts) else ""), self.stalls_s.get(i, 0.0)
+        text = self._texts[i] if i < len(self._texts) else ""
+        return text, self.stalls_s.get(i, 0.0), self._interims.get(i)
 
     async def _recognize_impl(
         self,
@@ -109,6 +118,7 @@ class _ScriptedStream(stt.RecognizeStream):
         self._owner = stt
         self._segmenter = segmenter
         self._text = ""
+        self._interim_text: str | None = None
         self._stall_s = 0.0
         self._pending: set[asyncio.Task[None]] = set()
 
@@ -128,10 +138,13 @@ class _ScriptedStream(stt.RecognizeStream):
     def _handle(self, ev: SegmenterEvent) -> None:
         match ev.type:
             case SegmenterEventType.START:
-                self._text, self._stall_s = self._owner.next_text()
+                self._text, self._stall_s, self._interim_text = self._owner.next_text()
                 self._event_ch.send_nowait(
                     stt.SpeechEvent(type=stt.SpeechEventType.START_OF_SPEECH)
                 )
+            case SegmenterEventType.INTERIM if self._stall_s == 0.0 and self._interim_text:
+                self._owner.interims_sent += 1
+                self._send(stt.SpeechEventType.INTERIM_TRANSCRIPT, self._interim_text)
             case SegmenterEventType.INTERIM if self._stall_s == 0.0:
                 words = self._text.split()
                 k = min(len(words), int((ev.at_s - ev.start_s) * WORDS_PER_S))

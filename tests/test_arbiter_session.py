@@ -39,13 +39,15 @@ def arbiter_stack(arbiter: InterruptionArbiter, seen: list[OverlapEvent]) -> Sta
     )
 
 
-async def _scene(name: str, arbiter: InterruptionArbiter) -> tuple[SceneResult, list[Any]]:
+async def _scene(
+    name: str, arbiter: InterruptionArbiter, stt: ScriptedSTT | None = None
+) -> tuple[SceneResult, list[Any]]:
     scene = SCENES[name]
     seen: list[OverlapEvent] = []
     result = await run_scene(
         scene,
         stack=arbiter_stack(arbiter, seen),
-        stt=ScriptedSTT(scene_transcripts(scene)),
+        stt=stt or ScriptedSTT(scene_transcripts(scene)),
         vad=inference.VAD(executor=InlineExecutor()),
         tts=ClipTTS(library=ClipLibrary.from_lines(AGENT_LINES)),
     )
@@ -222,6 +224,46 @@ def test_backchannel_that_paused_the_agent_resumes_it_and_never_becomes_a_turn()
     # resumed where it paused: the whole reply was played and stored uninterrupted
     assert assistant and assistant[0]["text"] == SCENES["backchannel"].opening
     assert assistant[0]["interrupted"] is False
+
+
+@pytest.mark.parametrize("interim_confirm_threshold", [None, 0.0])
+def test_a_misheard_interim_waits_for_the_final_while_the_agent_is_paused(
+    interim_confirm_threshold: float | None,
+) -> None:
+    from dataclasses import replace
+
+    from plugins.arbiter.model import TextModel, load_params
+    from plugins.arbiter.onset import OnsetModel
+
+    # "uh huh" pauses the agent on its sound; the recogniser's interim hears "Hot" (a word
+    # with content, P(interruption) about 0.7) and its final "Uh huh.". With the shipped
+    # `interim_confirm_threshold` the final settles the pause: the agent resumes and nothing
+    # reaches the LLM. With 0 (before stop 26) the interim confirms it and the backchannel
+    # becomes a turn.
+    params = replace(load_params(), early_threshold=0.01, sustained_speech_s=5.0)
+    if interim_confirm_threshold is not None:
+        params = replace(params, interim_confirm_threshold=interim_confirm_threshold)
+    shipped = interim_confirm_threshold is None
+    assert not shipped or params.interim_confirm_threshold >= 0.8
+    arb = InterruptionArbiter(model=TextModel.load(), params=params, onset_model=OnsetModel.load())
+    scene = SCENES["backchannel"]
+    # interims every 0.2 s: the first comes after the pause (the words of an interim that
+    # came before it would interrupt at once instead of pausing)
+    stt = ScriptedSTT(scene_transcripts(scene), interim_interval_s=0.2, interims={0: "Hot."})
+    r, seen = run_virtual(_scene("backchannel", arb, stt))
+    onset = r.user_spans[0][1]
+    assert len(seen) == 1 and seen[0].cues[0] == "early_audio"
+    assert len(_after(r, (EventKind.AUDIO_PAUSED,), onset)) == 1
+    assert stt.interims_sent >= 1
+    if shipped:
+        assert seen[0].label == "backchannel" and seen[0].cues[1] == "acknowledgement"
+        assert len(_after(r, (EventKind.AUDIO_RESUMED,), onset)) == 1
+        assert [m for m in r.history if m["role"] == "user"] == [] and r.llm_calls == 0
+    else:
+        assert seen[0].label == "interruption" and seen[0].cues[1] == "words"
+        assert not _after(r, (EventKind.AUDIO_RESUMED,), onset)
+        assert [m["text"] for m in r.history if m["role"] == "user"] == ["Uh huh."]
+        assert r.llm_calls == 1
 
 
 def test_missing_onset_model_keeps_the_arbiter_on_words(
