@@ -44,10 +44,13 @@ from plugins.endpointing.model import (
 )
 
 THRESHOLDS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.45, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85)
-THRESHOLDS += (0.9, 0.93, 0.95, 0.96, 0.97, 0.98, 0.99, 0.995)
+THRESHOLDS += (0.86, 0.87, 0.88, 0.89, 0.9, 0.91, 0.92, 0.93, 0.94, 0.95, 0.955, 0.96, 0.965)
+THRESHOLDS += (0.97, 0.975, 0.98, 0.985, 0.99, 0.995)
 """Posterior P(turn over) operating points swept for the trade-off curve: from 0.1, so that
 it reaches the eot-bench budgets of 0.3 and 0.6 s mean latency (since stop 16; 0.45 splits
-the jump at the text model's base rate, 0.385, and 0.96 the 5 % region on val)."""
+the jump at the text model's base rate, 0.385, and 0.96 the 5 % region on val); since stop
+26 in finer steps from 0.85, where the 5 and 10 % budgets fall (the baselines' windows went
+to 0.05 s steps at the same time, `bench.baselines.endpoint.SILENCE_WINDOWS_S`)."""
 DEFAULT_THRESHOLD = DEFAULT_COMMIT_THRESHOLD
 """Headline operating point, the plugin's default: the lowest-latency point of the sweep
 whose false cut-off rate is <= 5 % on both full val endpoint sets (2026-12-02: clean 4.4 %

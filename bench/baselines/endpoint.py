@@ -35,6 +35,13 @@ RESUME_TOLERANCE_S = 0.1
 """A firing up to this long after a manifest pause ends still counts as inside it: the VAD
 needs a few windows to see the speaker resume, and the agent would already be talking."""
 
+SILENCE_WINDOWS_S: tuple[float, ...] = tuple(round(0.1 + 0.05 * k, 2) for k in range(59))
+"""Windows swept for `fixed-500ms` (the silence window) and `min_delay` values for
+`livekit-dynamic` (from 0.2 s), seconds: 0.05 s steps from 0.1 to 3.0 s since stop 26. The
+latency at a cut-off budget is read at the swept points, and the grid before (0.1-0.6 s in
+0.1 s steps, then 0.8, 1.0, 1.25, 1.5, 2.0) had no point between 1.5 and 2.0 s, where the
+5 % budget falls: it read the fixed window's 5 % point at 2.0 s."""
+
 EOT_SILENCE_S = 0.2
 """`MIN_SILENCE_DURATION_MS` (inference/eot/base.py): VAD silence before the EOT model is asked."""
 
@@ -115,7 +122,7 @@ class FixedSilencePolicy(_TimedPolicy):
     def __init__(
         self,
         *,
-        thresholds: Sequence[float] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0),
+        thresholds: Sequence[float] = SILENCE_WINDOWS_S,
         default_threshold: float = 0.5,
     ) -> None:
         super().__init__()
@@ -167,7 +174,7 @@ class LiveKitDynamicPolicy(_TimedPolicy):
     def __init__(
         self,
         *,
-        thresholds: Sequence[float] = (0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0),
+        thresholds: Sequence[float] = SILENCE_WINDOWS_S[2:],
         default_threshold: float = 0.5,
         max_delay_s: float = 3.0,
     ) -> None:
