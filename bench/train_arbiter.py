@@ -257,6 +257,34 @@ def choose_interim_confirm(
     )
 
 
+SETTLING_FIELDS = {
+    "resume_selection": "resume_threshold",
+    "pause_wait_selection": "pause_wait_s",
+    "interim_confirm_selection": "interim_confirm_threshold",
+}
+"""Report key of each of stages 4 to 6 -> the `ArbiterParams` field it chooses."""
+
+
+def choose_pause_settling(
+    probe: ArbiterOverlapSystem,
+    traces: Sequence[tuple[str, OverlapTrace]],
+    params: ArbiterParams,
+) -> tuple[ArbiterParams, dict[str, dict[str, object]]]:
+    """Stages 4 to 6 in order, each on the point the one before chose: how a pause is
+    settled (`choose_resume_threshold`, `choose_pause_wait`, `choose_interim_confirm`).
+    Returns `params` with the three chosen values and each stage's report by its key in
+    `SETTLING_FIELDS`."""
+    reports: dict[str, dict[str, object]] = {}
+    for key, choose in (
+        ("resume_selection", choose_resume_threshold),
+        ("pause_wait_selection", choose_pause_wait),
+        ("interim_confirm_selection", choose_interim_confirm),
+    ):
+        reports[key] = choose(probe, traces, params)
+        params = replace(params, **{SETTLING_FIELDS[key]: reports[key]["chosen"]})  # type: ignore[arg-type]
+    return params, reports
+
+
 def _choose_without_loss(
     probe: ArbiterOverlapSystem,
     traces: Sequence[tuple[str, OverlapTrace]],
@@ -419,20 +447,11 @@ def choose_params(
             },
         )
     best, met = best_of(rows)
-    resume = choose_resume_threshold(probe, traces, ArbiterParams(**best["params"]))  # type: ignore[arg-type]
-    best = {**best, "params": {**best["params"], "resume_threshold": resume["chosen"]}}  # type: ignore[dict-item]
-    wait = choose_pause_wait(probe, traces, ArbiterParams(**best["params"]))  # type: ignore[arg-type]
-    best = {**best, "params": {**best["params"], "pause_wait_s": wait["chosen"]}}  # type: ignore[dict-item]
-    interim = choose_interim_confirm(probe, traces, ArbiterParams(**best["params"]))  # type: ignore[arg-type]
-    best = {
-        **best,
-        "params": {**best["params"], "interim_confirm_threshold": interim["chosen"]},  # type: ignore[dict-item]
-    }
+    settled, settling = choose_pause_settling(probe, traces, ArbiterParams(**best["params"]))  # type: ignore[arg-type]
+    best = {**best, "params": params_dict(settled)}
     return {
         "chosen": best,
-        "resume_selection": resume,
-        "pause_wait_selection": wait,
-        "interim_confirm_selection": interim,
+        **settling,
         "words_only": words_only,
         "met_target_on_val": met,
         "grid_size": len(rows),
@@ -544,34 +563,15 @@ def _resume_only(
     traces = _val_traces(
         probe, val_manifests, transcripts_dir=transcripts_dir, per_manifest=per_manifest
     )
-    sel = choose_resume_threshold(probe, traces, params)
-    sel["val_manifests"] = [str(m) for m in val_manifests]
-    shipped["params"]["resume_threshold"] = sel["chosen"]
-    shipped["report"]["resume_selection"] = sel
-    wait = choose_pause_wait(probe, traces, replace(params, resume_threshold=sel["chosen"]))  # type: ignore[arg-type]
-    wait["val_manifests"] = sel["val_manifests"]
-    shipped["params"]["pause_wait_s"] = wait["chosen"]
-    shipped["report"]["pause_wait_selection"] = wait
-    interim = choose_interim_confirm(
-        probe,
-        traces,
-        replace(params, resume_threshold=sel["chosen"], pause_wait_s=wait["chosen"]),  # type: ignore[arg-type]
-    )
-    interim["val_manifests"] = sel["val_manifests"]
-    shipped["params"]["interim_confirm_threshold"] = interim["chosen"]
-    shipped["report"]["interim_confirm_selection"] = interim
+    settled, settling = choose_pause_settling(probe, traces, params)
+    for key, sel in settling.items():
+        sel["val_manifests"] = [str(m) for m in val_manifests]
+        field = SETTLING_FIELDS[key]
+        shipped["params"][field] = getattr(settled, field)
+        shipped["report"][key] = sel
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / PARAMS_FILE).write_text(json.dumps(shipped, indent=2) + "\n", encoding="utf-8")
-    print(
-        json.dumps(
-            {
-                "resume_selection": sel,
-                "pause_wait_selection": wait,
-                "interim_confirm_selection": interim,
-            },
-            indent=2,
-        )
-    )
+    print(json.dumps(settling, indent=2))
     print(f"wrote {out_dir / PARAMS_FILE} in {time.time() - t0:.0f} s")
     return 0
 
