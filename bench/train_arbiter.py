@@ -30,7 +30,11 @@ Reproducible: `python -m bench.train_arbiter --data ../shared/data [--val-manife
    comes later). Stage 6, the same way: how sure an *interim* hypothesis must be to confirm
    a pause before its final comes (`INTERIM_CONFIRM_THRESHOLDS`,
    `ArbiterParams.interim_confirm_threshold`; the stop stays where it was, only the verdict
-   may come later). `--resume-only` runs just stages 4 to 6 on the shipped point.
+   may come later). Stage 7, on the settled point: the span of running speech that stops
+   the agent (`SUSTAINED_SPEECH_S`): among the spans that lose nothing against the point's
+   own (no val interruption missed, no more backchannel stops, no higher median), the one
+   catching the most interruptions, then with the lowest stop latency p95. `--resume-only`
+   runs just stages 4 to 7 on the shipped point.
    Without val audio the defaults of `ArbiterParams` are written and the report says so.
 
 Writes `plugins/arbiter/data/text_model.npz` and `params.json` (with provenance).
@@ -46,7 +50,7 @@ import math
 import random
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -91,6 +95,9 @@ QUICK_SPEECH_S = (0.12, 0.14, 0.16, 0.18, 0.2, 0.25, 0.3)
 The span grows in 20 ms analysis frames, so a value between two steps acts as the next
 step up (0.17 as 0.18); the first early score is known about 0.13 s after the onset (the
 0.12 s horizon). 0.35-0.5 s, in the grid until stop 21, were never chosen."""
+SUSTAINED_SPEECH_S = (0.8, 0.85, 0.9, 0.95, 1.0, 1.1, 1.2)
+"""Stage 7: spans of running speech (s) after which it stops the agent, tried around the
+settled point (stage 3's grid has 0.7, 0.8, 1.0, 1.2)."""
 RECALL_TOLERANCE_ITEMS = 3
 """Operating points whose val recall is within this many interruptions of the best are
 equals; the fastest of them is kept. Until stop 21 this was one point of recall, which
@@ -217,6 +224,49 @@ def _val_traces(
     return traces
 
 
+@dataclass(frozen=True)
+class _Replayed:
+    """What one operating point did on the val traces."""
+
+    backchannels: int
+    backchannel_stops: int
+    """Backchannels that stopped the agent, for good or for a pause the words resumed."""
+    stood: int
+    """Backchannels taken as interruptions (their stop stood)."""
+    interruptions: int
+    caught: frozenset[int]
+    """Trace indices of the interruptions that stopped the agent."""
+    latencies_s: tuple[float, ...]
+    """Stop latency of each caught interruption, seconds after the onset."""
+
+    def percentile_s(self, q: float) -> float | None:
+        """The `q`-th percentile of the stop latencies (s); None when nothing was caught."""
+        return float(np.percentile(self.latencies_s, q)) if self.latencies_s else None
+
+
+def _replay_all(
+    probe: ArbiterOverlapSystem,
+    traces: Sequence[tuple[str, OverlapTrace]],
+    params: ArbiterParams,
+) -> _Replayed:
+    n_bc = n_int = stops = stood = 0
+    caught: set[int] = set()
+    lat: list[float] = []
+    for k, (label, tr) in enumerate(traces):
+        dec = probe.replay(tr, params)
+        stop_s = dec.stop_s
+        if label == "backchannel":
+            n_bc += 1
+            stops += stop_s is not None
+            stood += dec.decision == "interruption"
+        else:
+            n_int += 1
+            if dec.decision == "interruption" and stop_s is not None:
+                caught.add(k)
+                lat.append(stop_s)
+    return _Replayed(n_bc, stops, stood, n_int, frozenset(caught), tuple(lat))
+
+
 def choose_resume_threshold(
     probe: ArbiterOverlapSystem,
     traces: Sequence[tuple[str, OverlapTrace]],
@@ -285,6 +335,57 @@ def choose_pause_settling(
     return params, reports
 
 
+def choose_sustained_speech(
+    probe: ArbiterOverlapSystem,
+    traces: Sequence[tuple[str, OverlapTrace]],
+    params: ArbiterParams,
+    values: Sequence[float] = SUSTAINED_SPEECH_S,
+) -> dict[str, object]:
+    """Stage 7 (see module doc): replay the settled `params` with `sustained_speech_s` set
+    to each of `values` and keep, among those that lose nothing against `params`' own span
+    (no val interruption it catches is missed, no more backchannel stops, stood or resumed,
+    and a median stop latency no higher), the one catching the most interruptions, then
+    with the lowest stop latency p95. Ties go to the current span. Unlike stages 1 to 3 no
+    recall is traded, so a finer grid here cannot move the point elsewhere. Returns
+    {"chosen", "rows", "val_items"}."""
+    current = params.sustained_speech_s
+    candidates = [current, *(v for v in values if v != current)]
+    rows: list[dict[str, object]] = []
+    base: set[int] | None = None
+    for v in candidates:
+        r = _replay_all(probe, traces, replace(params, sustained_speech_s=v))
+        if base is None:
+            base = set(r.caught)
+        rows.append(
+            {
+                "sustained_speech_s": v,
+                "backchannel_stops": r.backchannel_stops,
+                "stood_items": r.stood,
+                "caught": len(r.caught),
+                "interruptions_lost": len(base - r.caught),
+                "p50_latency_s": r.percentile_s(50),
+                "p95_latency_s": r.percentile_s(95),
+            }
+        )
+    ref = rows[0]
+
+    def no_worse(row: dict[str, object]) -> bool:
+        if row["interruptions_lost"] != 0 or row["p50_latency_s"] is None:
+            return False
+        if cast(int, row["backchannel_stops"]) > cast(int, ref["backchannel_stops"]):
+            return False
+        ref_p50 = ref["p50_latency_s"]
+        return ref_p50 is None or cast(float, row["p50_latency_s"]) <= cast(float, ref_p50) + 1e-9
+
+    ok = [row for row in rows if no_worse(row)] or [ref]
+    # a caught interruption counts before latency: one missed leaves the p95 lower
+    best = min(
+        ok, key=lambda row: (-cast(int, row["caught"]), cast(float, row["p95_latency_s"] or 9.0))
+    )
+    rows.sort(key=lambda row: cast(float, row["sustained_speech_s"]))
+    return {"chosen": best["sustained_speech_s"], "rows": rows, "val_items": len(traces)}
+
+
 def _choose_without_loss(
     probe: ArbiterOverlapSystem,
     traces: Sequence[tuple[str, OverlapTrace]],
@@ -299,28 +400,16 @@ def _choose_without_loss(
     # interruptions the first value catches
     first: set[int] | None = None
     for v in values:
-        p = replace(params, **{field: v})  # type: ignore[arg-type]
-        stood = rec = n_bc = n_int = 0
-        caught: set[int] = set()
-        for k, (label, tr) in enumerate(traces):
-            dec = probe.replay(tr, p)
-            if label == "backchannel":
-                n_bc += 1
-                stood += dec.decision == "interruption"
-            else:
-                n_int += 1
-                if dec.decision == "interruption":
-                    rec += 1
-                    caught.add(k)
+        r = _replay_all(probe, traces, replace(params, **{field: v}))  # type: ignore[arg-type]
         if first is None:
-            first = caught
+            first = set(r.caught)
         rows.append(
             {
                 field: v,
-                "stood": stood / max(1, n_bc),
-                "stood_items": stood,
-                "recall": rec / max(1, n_int),
-                "interruptions_lost": len(first - caught),
+                "stood": r.stood / max(1, r.backchannels),
+                "stood_items": r.stood,
+                "recall": len(r.caught) / max(1, r.interruptions),
+                "interruptions_lost": len(first - r.caught),
             }
         )
     ok = [row for row in rows if row["interruptions_lost"] == 0]
@@ -375,27 +464,15 @@ def choose_params(
     n_interruptions = sum(label == "interruption" for label, _ in traces)
 
     def evaluate(params: ArbiterParams) -> dict[str, object]:
-        fs = rec = 0
-        lat: list[float] = []
-        n_bc = n_int = 0
-        for label, tr in traces:
-            dec = probe.replay(tr, params)
-            if label == "backchannel":
-                n_bc += 1
-                # a pause the words resumed still stopped the agent for a moment: the
-                # operating point is chosen on every stop, not only the ones that stood
-                fs += dec.stop_s is not None
-            else:
-                n_int += 1
-                if dec.decision == "interruption" and dec.stop_s is not None:
-                    rec += 1
-                    lat.append(dec.stop_s)
+        r = _replay_all(probe, traces, params)
         return {
             "params": params_dict(params),
-            "false_stop": fs / max(1, n_bc),
-            "recall": rec / max(1, n_int),
-            "p50_latency_s": float(np.median(lat)) if lat else None,
-            "p95_latency_s": float(np.percentile(lat, 95)) if lat else None,
+            # a pause the words resumed still stopped the agent for a moment: the
+            # operating point is chosen on every stop, not only the ones that stood
+            "false_stop": r.backchannel_stops / max(1, r.backchannels),
+            "recall": len(r.caught) / max(1, r.interruptions),
+            "p50_latency_s": r.percentile_s(50),
+            "p95_latency_s": r.percentile_s(95),
         }
 
     def best_of(rows: list[dict[str, object]]) -> tuple[dict[str, object], bool]:
@@ -448,10 +525,13 @@ def choose_params(
         )
     best, met = best_of(rows)
     settled, settling = choose_pause_settling(probe, traces, ArbiterParams(**best["params"]))  # type: ignore[arg-type]
+    span = choose_sustained_speech(probe, traces, settled)
+    settled = replace(settled, sustained_speech_s=cast(float, span["chosen"]))
     best = {**best, "params": params_dict(settled)}
     return {
         "chosen": best,
         **settling,
+        "sustained_speech_selection": span,
         "words_only": words_only,
         "met_target_on_val": met,
         "grid_size": len(rows),
@@ -489,8 +569,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--resume-only",
         action="store_true",
         help="keep the shipped text model and operating point; choose only resume_threshold, "
-        "pause_wait_s and interim_confirm_threshold (stages 4 to 6) on the val manifests and "
-        "update params.json",
+        "pause_wait_s, interim_confirm_threshold and sustained_speech_s (stages 4 to 7) on the "
+        "val manifests and update params.json",
     )
     args = ap.parse_args(argv)
     if args.data is None and not args.resume_only:
@@ -564,9 +644,13 @@ def _resume_only(
         probe, val_manifests, transcripts_dir=transcripts_dir, per_manifest=per_manifest
     )
     settled, settling = choose_pause_settling(probe, traces, params)
+    span = choose_sustained_speech(probe, traces, settled)
+    settled = replace(settled, sustained_speech_s=cast(float, span["chosen"]))
+    settling["sustained_speech_selection"] = span
+    fields = {**SETTLING_FIELDS, "sustained_speech_selection": "sustained_speech_s"}
     for key, sel in settling.items():
         sel["val_manifests"] = [str(m) for m in val_manifests]
-        field = SETTLING_FIELDS[key]
+        field = fields[key]
         shipped["params"][field] = getattr(settled, field)
         shipped["report"][key] = sel
     out_dir.mkdir(parents=True, exist_ok=True)

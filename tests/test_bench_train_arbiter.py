@@ -18,6 +18,7 @@ from bench.train_arbiter import (
     choose_interim_confirm,
     choose_pause_wait,
     choose_resume_threshold,
+    choose_sustained_speech,
     main,
 )
 from bench.types import OverlapDecision
@@ -156,6 +157,70 @@ def test_an_interim_threshold_that_drops_an_interruption_is_never_kept() -> None
     rows = cast(list[dict[str, float]], sel["rows"])
     assert [r["interruptions_lost"] for r in rows] == [0, 0, 1, 1, 1]
     assert rows[3]["stood_items"] == 0
+
+
+@dataclass(frozen=True)
+class _Running:
+    """Speech that runs `span_s` with no early or word verdict before `words_at_s` (s after
+    the onset; None: never), and sounds like a backchannel's words at the end when
+    `acknowledgement` (a pause the words then resume)."""
+
+    span_s: float
+    words_at_s: float | None
+    acknowledgement: bool = False
+
+
+class _SpanProbe:
+    """Replays a `_Running` trace: the sustained-speech rule stops it once it has run
+    `sustained_speech_s`, unless its words came first."""
+
+    def replay(self, tr: _Running, params: ArbiterParams) -> OverlapDecision:
+        by_span = params.sustained_speech_s if tr.span_s >= params.sustained_speech_s else None
+        stops = [t for t in (by_span, tr.words_at_s) if t is not None]
+        if not stops:
+            return OverlapDecision("backchannel", 1.5)
+        label = "backchannel" if tr.acknowledgement else "interruption"
+        return OverlapDecision(label, 1.5, stopped_at_s=min(stops))
+
+
+def _choose_span(traces: list[tuple[str, _Running]], current_s: float) -> dict[str, object]:
+    return choose_sustained_speech(
+        cast(Any, _SpanProbe()),
+        cast(Any, traces),
+        ArbiterParams(sustained_speech_s=current_s),
+        values=(0.8, 0.9, 1.0, 1.2),
+    )
+
+
+def test_the_span_with_the_lowest_p95_that_loses_nothing_is_kept() -> None:
+    # 20 interruptions stopped early by their words, 2 that run on 1.5 s with late words;
+    # a backchannel "yeah that's true" of 0.85 s whose words resume a pause
+    traces = [("interruption", _Running(0.6, 0.2))] * 20
+    traces += [("interruption", _Running(1.5, 1.4))] * 2
+    traces += [("backchannel", _Running(0.85, None, acknowledgement=True))]
+    sel = _choose_span(traces, 1.0)
+    rows = {
+        cast(float, r["sustained_speech_s"]): r for r in cast(list[dict[str, object]], sel["rows"])
+    }
+    # 0.8 would pause the agent for the backchannel: one stop more than 1.0 makes
+    assert rows[0.8]["backchannel_stops"] == 1
+    assert rows[1.0]["backchannel_stops"] == 0
+    assert sel["chosen"] == 0.9
+    assert cast(float, rows[0.9]["p95_latency_s"]) < cast(float, rows[1.0]["p95_latency_s"])
+
+
+def test_a_span_that_misses_an_interruption_or_slows_the_median_is_never_kept() -> None:
+    # a 1.1 s interruption without words: 1.2 would miss it
+    traces = [("interruption", _Running(1.1, None))] + [("interruption", _Running(0.5, 0.3))] * 9
+    sel = _choose_span(traces, 1.2)
+    rows = {
+        cast(float, r["sustained_speech_s"]): r for r in cast(list[dict[str, object]], sel["rows"])
+    }
+    assert rows[1.2]["caught"] == 9
+    assert rows[1.0]["interruptions_lost"] == 0
+    assert sel["chosen"] == 0.8
+    # from 0.8, every longer span misses nothing but waits longer: 0.8 stays
+    assert _choose_span(traces, 0.8)["chosen"] == 0.8
 
 
 def _row(
