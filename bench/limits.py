@@ -46,7 +46,7 @@ from bench.baselines import vad_timeline as vt
 from bench.baselines.endpoint import FixedSilencePolicy
 from bench.manifest import refuse_test_manifests
 from bench.metrics import endpoint_metrics
-from bench.ours_endpoint import FRESH_TOLERANCE_S, AdaptiveEndpointPolicy
+from bench.ours_endpoint import AdaptiveEndpointPolicy, HeardWords
 from bench.ours_overlap import OverlapTrace, make_system
 from bench.runners import InputError, load_endpoint_items, load_item_audio
 from bench.transcripts import TranscriptCache
@@ -232,24 +232,14 @@ def overlap_report(
 
 
 def words_heard(events: Sequence[TranscriptEvent], *, at_s: float, silence_start_s: float) -> str:
-    """The words delivered by stream time `at_s` (finals, then the latest interim), as the
-    endpoint policy reads them: empty unless a hypothesis had heard the audio up to
-    `silence_start_s` (within `FRESH_TOLERANCE_S`)."""
-    finals = ""
-    interim = ""
-    heard_until_s = 0.0
+    """The words delivered by stream time `at_s` for a silence that started at
+    `silence_start_s` (s), as the endpoint policy reads them (`HeardWords`)."""
+    heard = HeardWords()
     for ev in sorted(events, key=lambda e: e.at_s):
         if ev.at_s > at_s:
             break
-        if ev.is_final:
-            finals = (finals + " " + ev.text).strip()
-            interim = ""
-        else:
-            interim = ev.text
-        heard_until_s = max(heard_until_s, ev.audio_end_s)
-    if heard_until_s < silence_start_s - FRESH_TOLERANCE_S:
-        return ""
-    return (finals + " " + interim).strip()
+        heard.push(ev)
+    return heard.text_for(silence_start_s)
 
 
 def silence_end_probability(model: CompletenessModel, text: str) -> float:

@@ -13,6 +13,7 @@ P(turn over) at which it commits; the default operating point was chosen on val.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -61,6 +62,33 @@ FRESH_TOLERANCE_S = 0.1
 silence's start (s)."""
 DEFAULT_AUDIO_WEIGHT = 0.0
 """Weight of the audio model's log-odds (0: not called); chosen on val."""
+
+
+@dataclass
+class HeardWords:
+    """The transcript as the policy reads it: the finals so far, then the latest interim."""
+
+    finals: str = ""
+    interim: str = ""
+    heard_until_s: float = 0.0
+    """`audio_end_s` of the latest hypothesis, seconds."""
+
+    def push(self, ev: TranscriptEvent) -> None:
+        """Take one transcript event (in `at_s` order)."""
+        if ev.is_final:
+            self.finals = (self.finals + " " + ev.text).strip()
+            self.interim = ""
+        else:
+            self.interim = ev.text
+        self.heard_until_s = max(self.heard_until_s, ev.audio_end_s)
+
+    def text_for(self, silence_start_s: float) -> str:
+        """The words for a silence that started at `silence_start_s` (s): empty until a
+        hypothesis has heard the audio up to it (within `FRESH_TOLERANCE_S`), because an
+        older one says nothing about how the speech ended."""
+        if self.heard_until_s < silence_start_s - FRESH_TOLERANCE_S:
+            return ""
+        return (self.finals + " " + self.interim).strip()
 
 
 class AdaptiveEndpointPolicy:
@@ -145,9 +173,7 @@ class AdaptiveEndpointPolicy:
         pauses = self._pause_model(item)
         events = sorted(transcript, key=lambda e: e.at_s)
         ev_i = 0
-        finals = ""
-        interim = ""
-        heard_until_s = 0.0  # audio_end_s of the latest hypothesis
+        heard = HeardWords()
         pause_start_s = 0.0
         firings: list[list[float]] = [[] for _ in self.thresholds]
         armed = False  # speech seen since the last silence run was closed
@@ -160,13 +186,7 @@ class AdaptiveEndpointPolicy:
         survival = pauses.survival()
         for f in tl.frames:
             while ev_i < len(events) and events[ev_i].at_s <= f.t_s:
-                ev = events[ev_i]
-                if ev.is_final:
-                    finals = (finals + " " + ev.text).strip()
-                    interim = ""
-                else:
-                    interim = ev.text
-                heard_until_s = max(heard_until_s, ev.audio_end_s)
+                heard.push(events[ev_i])
                 ev_i += 1
             if f.silence_s == 0.0:
                 if in_silence and f.speaking:
@@ -193,10 +213,8 @@ class AdaptiveEndpointPolicy:
                 and f.speaking
             ):
                 p_audio = self._p_audio(audio, f.t_s)
-            # a hypothesis that has not heard the end of the speech says nothing about how
-            # it ended: until a fresh one arrives the text model abstains
-            fresh = heard_until_s >= pause_start_s - FRESH_TOLERANCE_S
-            text = (finals + " " + interim).strip() if fresh else ""
+            # until a fresh hypothesis arrives the text model abstains
+            text = heard.text_for(pause_start_s)
             if key != (text, p_audio):
                 key = (text, p_audio)
                 words = normalize_words(text)
