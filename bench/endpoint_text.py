@@ -24,13 +24,12 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.baselines import vad_timeline as vt
 from bench.manifest import refuse_test_manifests
 from bench.metrics import endpoint_metrics
 from bench.ours_endpoint import AdaptiveEndpointPolicy
-from bench.runners import load_endpoint_items, load_item_audio
+from bench.runners import endpoint_inputs, load_endpoint_items
 from bench.transcripts import TranscriptCache
-from bench.types import BENCH_SAMPLE_RATE_HZ, EndpointItem, EndpointOutcome, TranscriptEvent
+from bench.types import EndpointItem, EndpointOutcome, TranscriptEvent
 
 REFERENCE_LAGS_S = (0.0, 0.2, 0.4)
 """Lags of the exact-text timelines, seconds after the pause (or the last word)."""
@@ -74,14 +73,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         outcomes: dict[str, list[list[EndpointOutcome]]] = {
             name: [[] for _ in pol.thresholds] for name, pol in policies.items()
         }
-        ends: list[float] = []
+        ends = [item.speech_end_s for item in items]
         durs: list[float] = []
-        for item in items:
-            vt.clear_cache()
-            audio = load_item_audio(item.audio)
-            ends.append(item.speech_end_s)
-            durs.append(len(audio) / BENCH_SAMPLE_RATE_HZ)
-            whisper = stt.timeline(audio)
+        for inp in endpoint_inputs(manifest, items, stt):
+            item, audio, whisper = inp.item, inp.audio, inp.transcript
+            durs.append(inp.duration_s)
             for name, pol in policies.items():
                 if name.startswith("reference+"):
                     tl = reference_timeline(item, float(name.split("+", 1)[1]))

@@ -38,19 +38,18 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
-from bench.baselines import vad_timeline as vt
 from bench.baselines.endpoint import FixedSilencePolicy
 from bench.manifest import refuse_test_manifests
 from bench.metrics import endpoint_metrics
 from bench.ours_endpoint import AdaptiveEndpointPolicy, HeardWords
 from bench.ours_overlap import OverlapTrace, make_system
-from bench.runners import InputError, load_endpoint_items, load_item_audio
+from bench.runners import InputError, endpoint_inputs, load_endpoint_items
+from bench.train_arbiter import Replayer, _val_traces, replay_point
 from bench.transcripts import TranscriptCache
-from bench.types import BENCH_SAMPLE_RATE_HZ, EndpointOutcome, OverlapDecision, TranscriptEvent
+from bench.types import EndpointOutcome, TranscriptEvent
 from plugins.arbiter.model import ArbiterParams
 from plugins.arbiter.onset import OnsetScore
 from plugins.endpointing.model import (
@@ -152,43 +151,25 @@ def early_score_by(events: Sequence[tuple[float, str, object]], at_s: float) -> 
     return float(np.mean(ps)) if ps else 0.0
 
 
-class Replayer(Protocol):
-    """What `overlap_point` needs of a system (`ArbiterOverlapSystem` is one)."""
-
-    def replay(self, tr: OverlapTrace, params: ArbiterParams) -> OverlapDecision: ...
-
-
 def overlap_point(
     system: Replayer,
     traces: Sequence[tuple[str, OverlapTrace]],
     params: ArbiterParams,
     budget_s: float,
 ) -> dict[str, object]:
-    """Replay `params` over labelled traces: backchannel stops that stood / were resumed,
-    interruptions caught, their stop latency p50 / p95 (s) and the share stopped by
-    `budget_s`."""
-    stood = resumed = caught = 0
-    latencies: list[float] = []
-    n_int = 0
-    for label, tr in traces:
-        d = system.replay(tr, params)
-        stop_s = d.stop_s
-        if label == "interruption":
-            n_int += 1
-            if d.decision == "interruption" and stop_s is not None:
-                caught += 1
-                latencies.append(stop_s)
-        elif stop_s is not None:
-            stood += d.decision == "interruption"
-            resumed += d.decision == "backchannel"
-    lat = np.asarray(latencies, dtype=np.float64)
+    """Replay `params` over labelled traces (`train_arbiter.replay_point`): backchannel stops
+    that stood / were resumed, interruptions caught, their stop latency p50 / p95 (s) and
+    the share stopped by `budget_s`."""
+    r = replay_point(system, traces, params)
+    lat = np.asarray(r.latencies_s, dtype=np.float64)
     return {
-        "backchannels_stood": stood,
-        "backchannels_resumed": resumed,
-        "interruptions_caught": caught,
-        "interruptions": n_int,
-        "p50_stop_s": float(np.median(lat)) if lat.size else None,
-        "p95_stop_s": float(np.percentile(lat, 95)) if lat.size else None,
+        "backchannels_stood": r.stood,
+        # a backchannel's stop that did not stand was a pause the words resumed
+        "backchannels_resumed": r.backchannel_stops - r.stood,
+        "interruptions_caught": len(r.caught),
+        "interruptions": r.interruptions,
+        "p50_stop_s": r.percentile_s(50),
+        "p95_stop_s": r.percentile_s(95),
         "share_stopped_by_budget": float((lat <= budget_s + 1e-9).mean()) if lat.size else None,
     }
 
@@ -197,8 +178,6 @@ def overlap_report(
     manifests: Sequence[Path], *, transcripts_dir: Path, budget_s: float
 ) -> dict[str, object]:
     """The overlap trade-offs of every val manifest (see module doc)."""
-    from bench.train_arbiter import _val_traces
-
     system = make_system()
     sets: dict[str, object] = {}
     for m in manifests:
@@ -279,27 +258,23 @@ def endpoint_report(
     sets: dict[str, object] = {}
     for m in manifests:
         items = load_endpoint_items(m)
-        policies = {"ours": AdaptiveEndpointPolicy()}
+        policies: dict[str, AdaptiveEndpointPolicy | FixedSilencePolicy] = {
+            "ours": AdaptiveEndpointPolicy()
+        }
         for pw, sw in ADAPTATION_WEIGHTS:
             policies[f"pause-curve {pw:g}/{sw:g}"] = AdaptiveEndpointPolicy(
                 name="pause-only", use_text=False, prior_weight=pw, scale_weight=sw
             )
-        fixed = FixedSilencePolicy()
-        runs: dict[str, tuple[list[list[EndpointOutcome]], Sequence[float], float]] = {
-            name: ([[] for _ in p.thresholds], p.thresholds, p.default_threshold)
-            for name, p in policies.items()
+        policies["fixed"] = FixedSilencePolicy()
+        outcomes: dict[str, list[list[EndpointOutcome]]] = {
+            name: [[] for _ in pol.thresholds] for name, pol in policies.items()
         }
-        runs["fixed"] = ([[] for _ in fixed.thresholds], fixed.thresholds, 0.5)
         end_scores: list[float] = []
         pause_scores: list[tuple[float, float]] = []
-        speech_ends: list[float] = []
         durations: list[float] = []
-        for item in items:
-            vt.clear_cache()
-            audio = load_item_audio(item.audio)
-            speech_ends.append(item.speech_end_s)
-            durations.append(len(audio) / BENCH_SAMPLE_RATE_HZ)
-            events = stt.timeline(audio)
+        for inp in endpoint_inputs(m, items, stt):
+            item, audio, events = inp.item, inp.audio, inp.transcript
+            durations.append(inp.duration_s)
             for start, end in item.pauses:
                 text = words_heard(events, at_s=start + text_at_s, silence_start_s=start)
                 pause_scores.append((end - start, silence_end_probability(model, text)))
@@ -307,14 +282,15 @@ def endpoint_report(
                 events, at_s=item.speech_end_s + text_at_s, silence_start_s=item.speech_end_s
             )
             end_scores.append(silence_end_probability(model, text))
-            outcomes = {name: pol.run(item, audio, events) for name, pol in policies.items()}
-            outcomes["fixed"] = fixed.run(item, audio, events)
-            for name, got in outcomes.items():
-                for acc, o in zip(runs[name][0], got, strict=True):
+            for name, pol in policies.items():
+                for acc, o in zip(outcomes[name], pol.run(item, audio, events), strict=True):
                     acc.append(o)
+        speech_ends = [item.speech_end_s for item in items]
         curves: dict[str, object] = {}
-        for name, (outs, thresholds, default) in runs.items():
-            met = endpoint_metrics(outs, list(thresholds), default, speech_ends, durations)
+        for name, pol in policies.items():
+            met = endpoint_metrics(
+                outcomes[name], list(pol.thresholds), pol.default_threshold, speech_ends, durations
+            )
             curves[name] = {
                 "latency_at_5pct_s": _budget_latency(met, "best_latency_at_cutoff_5pct"),
                 "latency_at_10pct_s": _budget_latency(met, "best_latency_at_cutoff_10pct"),

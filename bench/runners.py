@@ -13,7 +13,7 @@ import importlib
 import logging
 import multiprocessing
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +32,7 @@ from bench.types import (
     OverlapLabel,
     OverlapResultItem,
     Samples,
+    TranscriptEvent,
 )
 
 logger = logging.getLogger("bench.runners")
@@ -229,6 +230,36 @@ def finish_overlap_metrics(
     return m
 
 
+@dataclass(frozen=True)
+class EndpointInput:
+    """One endpoint item as every policy hears it."""
+
+    item: EndpointItem
+    audio: Samples
+    duration_s: float
+    """Length of the item's audio, seconds."""
+    transcript: list[TranscriptEvent]
+    """The streaming recogniser's timeline of the audio, sorted by `at_s`."""
+
+
+def endpoint_inputs(
+    manifest: Path, items: Sequence[EndpointItem], stt: TranscriptCache
+) -> Iterator[EndpointInput]:
+    """Each item's audio, length and transcript timeline, in order; the shared VAD timeline
+    cache is cleared before each item to bound memory. `InputError` when an item's
+    `speech_end_s` lies past the end of its audio."""
+    for item in items:
+        vt.clear_cache()
+        audio = load_item_audio(item.audio)
+        dur = len(audio) / BENCH_SAMPLE_RATE_HZ
+        if item.speech_end_s > dur + 1e-3:
+            raise InputError(
+                f"{manifest}: item {item.id}: speech_end_s {item.speech_end_s} is past the "
+                f"end of its audio ({dur:.3f} s)"
+            )
+        yield EndpointInput(item, audio, dur, stt.timeline(audio))
+
+
 def run_endpoint(
     manifest: Path,
     names: Sequence[str],
@@ -247,16 +278,8 @@ def run_endpoint(
             run.outcomes = [[] for _ in run.system.thresholds]
     ends: list[float] = []
     durs: list[float] = []
-    for k, item in enumerate(items):
-        vt.clear_cache()
-        audio = load_item_audio(item.audio)
-        dur = len(audio) / BENCH_SAMPLE_RATE_HZ
-        if item.speech_end_s > dur + 1e-3:
-            raise InputError(
-                f"{manifest}: item {item.id}: speech_end_s {item.speech_end_s} is past the "
-                f"end of its audio ({dur:.3f} s)"
-            )
-        transcript = stt.timeline(audio)
+    for k, inp in enumerate(endpoint_inputs(manifest, items, stt)):
+        item, audio, dur, transcript = inp.item, inp.audio, inp.duration_s, inp.transcript
         ends.append(item.speech_end_s)
         durs.append(dur)
         for run in runs:

@@ -52,7 +52,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -76,6 +76,7 @@ from plugins.arbiter.model import (
 
 if TYPE_CHECKING:
     from bench.ours_overlap import ArbiterOverlapSystem, OverlapTrace
+    from bench.types import OverlapDecision
 
 SEED = 20261122
 MAX_PREFIX_WORDS = 8
@@ -224,9 +225,15 @@ def _val_traces(
     return traces
 
 
+class Replayer(Protocol):
+    """What the selection stages need of a system (`ArbiterOverlapSystem` is one)."""
+
+    def replay(self, tr: OverlapTrace, params: ArbiterParams) -> OverlapDecision: ...
+
+
 @dataclass(frozen=True)
-class _Replayed:
-    """What one operating point did on the val traces."""
+class Replayed:
+    """What one operating point did on labelled traces."""
 
     backchannels: int
     backchannel_stops: int
@@ -244,11 +251,12 @@ class _Replayed:
         return float(np.percentile(self.latencies_s, q)) if self.latencies_s else None
 
 
-def _replay_all(
-    probe: ArbiterOverlapSystem,
+def replay_point(
+    probe: Replayer,
     traces: Sequence[tuple[str, OverlapTrace]],
     params: ArbiterParams,
-) -> _Replayed:
+) -> Replayed:
+    """Replay `params` over (label, trace) pairs and count what it did."""
     n_bc = n_int = stops = stood = 0
     caught: set[int] = set()
     lat: list[float] = []
@@ -264,7 +272,7 @@ def _replay_all(
             if dec.decision == "interruption" and stop_s is not None:
                 caught.add(k)
                 lat.append(stop_s)
-    return _Replayed(n_bc, stops, stood, n_int, frozenset(caught), tuple(lat))
+    return Replayed(n_bc, stops, stood, n_int, frozenset(caught), tuple(lat))
 
 
 def choose_resume_threshold(
@@ -335,6 +343,25 @@ def choose_pause_settling(
     return params, reports
 
 
+REFINING_FIELDS = {**SETTLING_FIELDS, "sustained_speech_selection": "sustained_speech_s"}
+"""Report key of each of stages 4 to 7 -> the `ArbiterParams` field it chooses."""
+
+
+def choose_refinements(
+    probe: ArbiterOverlapSystem,
+    traces: Sequence[tuple[str, OverlapTrace]],
+    params: ArbiterParams,
+) -> tuple[ArbiterParams, dict[str, dict[str, object]]]:
+    """Stages 4 to 7 on the point stages 1 to 3 chose (or the shipped one): how a pause is
+    settled (`choose_pause_settling`), then the span of running speech
+    (`choose_sustained_speech`) on the settled point. Returns `params` with the four chosen
+    values and each stage's report by its key in `REFINING_FIELDS`."""
+    params, reports = choose_pause_settling(probe, traces, params)
+    span = choose_sustained_speech(probe, traces, params)
+    reports["sustained_speech_selection"] = span
+    return replace(params, sustained_speech_s=cast(float, span["chosen"])), reports
+
+
 def choose_sustained_speech(
     probe: ArbiterOverlapSystem,
     traces: Sequence[tuple[str, OverlapTrace]],
@@ -349,41 +376,36 @@ def choose_sustained_speech(
     recall is traded, so a finer grid here cannot move the point elsewhere. Returns
     {"chosen", "rows", "val_items"}."""
     current = params.sustained_speech_s
-    candidates = [current, *(v for v in values if v != current)]
-    rows: list[dict[str, object]] = []
-    base: set[int] | None = None
-    for v in candidates:
-        r = _replay_all(probe, traces, replace(params, sustained_speech_s=v))
-        if base is None:
-            base = set(r.caught)
-        rows.append(
-            {
-                "sustained_speech_s": v,
-                "backchannel_stops": r.backchannel_stops,
-                "stood_items": r.stood,
-                "caught": len(r.caught),
-                "interruptions_lost": len(base - r.caught),
-                "p50_latency_s": r.percentile_s(50),
-                "p95_latency_s": r.percentile_s(95),
-            }
+    spans = [current, *(v for v in values if v != current)]
+    runs = [replay_point(probe, traces, replace(params, sustained_speech_s=v)) for v in spans]
+    ref = runs[0]
+    ref_p50 = ref.percentile_s(50)
+
+    def no_worse(r: Replayed) -> bool:
+        p50 = r.percentile_s(50)
+        return (
+            ref.caught <= r.caught
+            and r.backchannel_stops <= ref.backchannel_stops
+            and p50 is not None
+            and (ref_p50 is None or p50 <= ref_p50 + 1e-9)
         )
-    ref = rows[0]
 
-    def no_worse(row: dict[str, object]) -> bool:
-        if row["interruptions_lost"] != 0 or row["p50_latency_s"] is None:
-            return False
-        if cast(int, row["backchannel_stops"]) > cast(int, ref["backchannel_stops"]):
-            return False
-        ref_p50 = ref["p50_latency_s"]
-        return ref_p50 is None or cast(float, row["p50_latency_s"]) <= cast(float, ref_p50) + 1e-9
-
-    ok = [row for row in rows if no_worse(row)] or [ref]
     # a caught interruption counts before latency: one missed leaves the p95 lower
-    best = min(
-        ok, key=lambda row: (-cast(int, row["caught"]), cast(float, row["p95_latency_s"] or 9.0))
-    )
-    rows.sort(key=lambda row: cast(float, row["sustained_speech_s"]))
-    return {"chosen": best["sustained_speech_s"], "rows": rows, "val_items": len(traces)}
+    ok = [k for k, r in enumerate(runs) if no_worse(r)] or [0]
+    best = min(ok, key=lambda k: (-len(runs[k].caught), runs[k].percentile_s(95) or 9.0))
+    rows: list[dict[str, object]] = [
+        {
+            "sustained_speech_s": v,
+            "backchannel_stops": r.backchannel_stops,
+            "stood_items": r.stood,
+            "caught": len(r.caught),
+            "interruptions_lost": len(ref.caught - r.caught),
+            "p50_latency_s": r.percentile_s(50),
+            "p95_latency_s": r.percentile_s(95),
+        }
+        for v, r in sorted(zip(spans, runs, strict=True), key=lambda vr: vr[0])
+    ]
+    return {"chosen": spans[best], "rows": rows, "val_items": len(traces)}
 
 
 def _choose_without_loss(
@@ -400,7 +422,7 @@ def _choose_without_loss(
     # interruptions the first value catches
     first: set[int] | None = None
     for v in values:
-        r = _replay_all(probe, traces, replace(params, **{field: v}))  # type: ignore[arg-type]
+        r = replay_point(probe, traces, replace(params, **{field: v}))  # type: ignore[arg-type]
         if first is None:
             first = set(r.caught)
         rows.append(
@@ -464,7 +486,7 @@ def choose_params(
     n_interruptions = sum(label == "interruption" for label, _ in traces)
 
     def evaluate(params: ArbiterParams) -> dict[str, object]:
-        r = _replay_all(probe, traces, params)
+        r = replay_point(probe, traces, params)
         return {
             "params": params_dict(params),
             # a pause the words resumed still stopped the agent for a moment: the
@@ -524,14 +546,11 @@ def choose_params(
             },
         )
     best, met = best_of(rows)
-    settled, settling = choose_pause_settling(probe, traces, ArbiterParams(**best["params"]))  # type: ignore[arg-type]
-    span = choose_sustained_speech(probe, traces, settled)
-    settled = replace(settled, sustained_speech_s=cast(float, span["chosen"]))
-    best = {**best, "params": params_dict(settled)}
+    refined, reports = choose_refinements(probe, traces, ArbiterParams(**best["params"]))  # type: ignore[arg-type]
+    best = {**best, "params": params_dict(refined)}
     return {
         "chosen": best,
-        **settling,
-        "sustained_speech_selection": span,
+        **reports,
         "words_only": words_only,
         "met_target_on_val": met,
         "grid_size": len(rows),
@@ -643,19 +662,15 @@ def _resume_only(
     traces = _val_traces(
         probe, val_manifests, transcripts_dir=transcripts_dir, per_manifest=per_manifest
     )
-    settled, settling = choose_pause_settling(probe, traces, params)
-    span = choose_sustained_speech(probe, traces, settled)
-    settled = replace(settled, sustained_speech_s=cast(float, span["chosen"]))
-    settling["sustained_speech_selection"] = span
-    fields = {**SETTLING_FIELDS, "sustained_speech_selection": "sustained_speech_s"}
-    for key, sel in settling.items():
+    refined, reports = choose_refinements(probe, traces, params)
+    for key, sel in reports.items():
         sel["val_manifests"] = [str(m) for m in val_manifests]
-        field = fields[key]
-        shipped["params"][field] = getattr(settled, field)
+        field = REFINING_FIELDS[key]
+        shipped["params"][field] = getattr(refined, field)
         shipped["report"][key] = sel
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / PARAMS_FILE).write_text(json.dumps(shipped, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(settling, indent=2))
+    print(json.dumps(reports, indent=2))
     print(f"wrote {out_dir / PARAMS_FILE} in {time.time() - t0:.0f} s")
     return 0
 
