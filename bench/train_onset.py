@@ -43,7 +43,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -237,15 +237,59 @@ def sound_burst(np_rng: np.random.Generator) -> Samples:
     return (y * (np_rng.uniform(0.05, 0.3) / peak)).astype(np.float32)
 
 
+def pick_train_items(data: Path, per_label: int, rng: random.Random) -> list[OverlapSpec]:
+    """`per_label` train-split items with words of each label (backchannels first), drawn
+    with `rng`."""
+    train = derive_items(data, "train")
+    picked: list[OverlapSpec] = []
+    for label in ("backchannel", "interruption"):
+        pool = [s for s in train if s.label == label and s.text.strip()]
+        picked.extend(rng.sample(pool, min(per_label, len(pool))))
+    return picked
+
+
+def window_start(x: Samples, rate_hz: int = BENCH_SAMPLE_RATE_HZ) -> int | None:
+    """Sample index where the classifier's window starts in a clip, as at run time: aligned
+    to the rise near the onset the speech detector reports (None: no onset)."""
+    at = onset_of(x)
+    return None if at is None else aligned_window_start(x, at, rate_hz)
+
+
+def training_clips(
+    picked: Sequence[OverlapSpec],
+    speech: Sequence[Samples],
+    espoken: Sequence[Samples],
+    np_rng: np.random.Generator,
+    *,
+    copies: int,
+) -> Iterator[tuple[Samples, float]]:
+    """Each item's Piper render, then its espeak-ng render, perturbed `copies` times (see
+    `perturb`; the babble is drawn from the Piper renders), with the item's label (1.0
+    interruption, 0.0 backchannel). Empty renders are skipped."""
+    babble = [s for s in speech[:: max(1, len(speech) // 64)] if len(s)]
+    for spec, s, e in zip(picked, speech, espoken, strict=True):
+        y = 1.0 if spec.label == "interruption" else 0.0
+        for clip in (s, e):
+            if len(clip) == 0:
+                continue
+            for _ in range(copies):
+                yield perturb(clip, babble, np_rng), y
+
+
+def noise_clips(n: int, np_rng: np.random.Generator) -> Iterator[Samples]:
+    """`n` non-speech bursts (`sound_burst`), each placed in a clip as speech is."""
+    for _ in range(n):
+        yield _place(sound_burst(np_rng), np_rng)
+
+
 def featurize(
     x: Samples, rate_hz: int = BENCH_SAMPLE_RATE_HZ
 ) -> list[npt.NDArray[np.float32]] | None:
     """Features of a clip at every horizon from the aligned window start at its detected
     onset (None: no onset)."""
-    at = onset_of(x)
-    if at is None:
+    start = window_start(x, rate_hz)
+    if start is None:
         return None
-    start = aligned_window_start(x, at, rate_hz)
     return [onset_features(x[start:], rate_hz, h, chunk_s=CHUNK_S) for h in HORIZONS_S]
 
 
@@ -349,17 +393,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     t0 = time.time()
     rng = random.Random(SEED)
     np_rng = np.random.default_rng(SEED)
-    train = derive_items(args.data, "train")
-    picked: list[OverlapSpec] = []
-    for label in ("backchannel", "interruption"):
-        pool = [s for s in train if s.label == label and s.text.strip()]
-        picked.extend(rng.sample(pool, min(args.per_label, len(pool))))
+    picked = pick_train_items(args.data, args.per_label, rng)
     speech = render_all(picked, rng, workers=args.workers, cache=args.cache)
     espoken = render_espeak(picked, rng)
     t_render = time.time() - t0
     feats: dict[float, list[npt.NDArray[np.float32]]] = {h: [] for h in HORIZONS_S}
     ys: list[float] = []
-    babble = [s for s in speech[:: max(1, len(speech) // 64)] if len(s)]
 
     def add(x: Samples, y: float) -> None:
         f = featurize(x)
@@ -369,16 +408,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for h, v in zip(HORIZONS_S, f, strict=True):
             feats[h].append(v)
 
-    for spec, s, e in zip(picked, speech, espoken, strict=True):
-        y = 1.0 if spec.label == "interruption" else 0.0
-        for clip in (s, e):
-            if len(clip) == 0:
-                continue
-            for _ in range(COPIES):
-                add(perturb(clip, babble, np_rng), y)
+    for clip, y in training_clips(picked, speech, espoken, np_rng, copies=COPIES):
+        add(clip, y)
     n_noise = int(NOISE_SHARE * len(ys))
-    for _ in range(n_noise):
-        add(_place(sound_burst(np_rng), np_rng), 0.0)
+    for clip in noise_clips(n_noise, np_rng):
+        add(clip, 0.0)
     y_arr = np.array(ys)
     layers = {h: fit(np.stack(feats[h]), y_arr, np_rng) for h in HORIZONS_S}
     model = OnsetModel(layers, aligned=True, chunk_s=CHUNK_S)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pytest
 
@@ -10,10 +12,12 @@ from bench.train_onset import (
     _place,
     featurize,
     fit,
+    noise_clips,
     onset_of,
     perturb,
     roc_report,
     sound_burst,
+    training_clips,
 )
 from bench.types import BENCH_SAMPLE_RATE_HZ
 from plugins.arbiter.onset import CHUNK_S, N_BANDS, OnsetModel
@@ -130,3 +134,23 @@ def test_the_voice_checks_sound_only_replay_counts_stops_before_words() -> None:
     )
     assert sound_stops(model, x, quick)
     assert not sound_stops(model, with_lead(8000, vowel(0.1, 150.0)), quick)
+
+
+def test_training_clips_perturb_every_render_of_every_item_with_its_label() -> None:
+    from types import SimpleNamespace
+
+    from bench.derive import OverlapSpec
+
+    picked = cast(
+        list[OverlapSpec],
+        [SimpleNamespace(label="backchannel"), SimpleNamespace(label="interruption")],
+    )
+    speech = [vowel(0.3, 120.0), np.zeros(0, np.float32)]  # the second item's Piper render failed
+    espoken = [vowel(0.3, 200.0), vowel(0.4, 150.0)]
+    clips = list(training_clips(picked, speech, espoken, np.random.default_rng(6), copies=2))
+    assert [y for _, y in clips] == [0.0, 0.0, 0.0, 0.0, 1.0, 1.0]
+    assert all(len(c) > 1.1 * RATE for c, _ in clips)  # placed: lead + speech + tail
+    bursts = list(noise_clips(3, np.random.default_rng(7)))
+    # placed like speech: at least 0.3 s of lead before the burst, 0.6 s of tail after it
+    assert len(bursts) == 3 and all(len(b) >= 1.0 * RATE for b in bursts)
+    assert all(float(np.abs(b[: int(0.3 * RATE)]).max()) < 1e-3 for b in bursts)
