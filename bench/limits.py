@@ -43,7 +43,7 @@ import numpy as np
 
 from bench.baselines.endpoint import FixedSilencePolicy
 from bench.manifest import refuse_test_manifests
-from bench.metrics import endpoint_metrics
+from bench.metrics import auc, endpoint_metrics
 from bench.ours_endpoint import AdaptiveEndpointPolicy, HeardWords
 from bench.ours_overlap import OverlapTrace, make_system
 from bench.runners import InputError, endpoint_inputs, load_endpoint_items
@@ -77,18 +77,6 @@ ADAPTATION_WEIGHTS = ((50.0, 50.0), (20.0, 20.0), (8.0, 8.0), (1e6, 1e6))
 shipped speed, 1e6 never leaves the corpus prior."""
 DEFAULT_TEXT_AT_S = 1.0
 """Seconds into a silence at which the recogniser's words are read for the AUC."""
-
-
-def auc(positives: Sequence[float], negatives: Sequence[float]) -> float | None:
-    """P(a random positive scores above a random negative), ties counted half; None when
-    either side is empty."""
-    pos = np.asarray(positives, dtype=np.float64)
-    neg = np.asarray(negatives, dtype=np.float64)
-    if pos.size == 0 or neg.size == 0:
-        return None
-    greater = float((pos[:, None] > neg[None, :]).mean())
-    ties = float((pos[:, None] == neg[None, :]).mean())
-    return greater + 0.5 * ties
 
 
 @dataclass(frozen=True)

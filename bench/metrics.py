@@ -18,6 +18,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from bench.types import EndpointOutcome, OverlapLabel, OverlapResultItem
 
 WILSON_Z_95 = 1.959963984540054
@@ -36,6 +38,18 @@ def wilson_interval(successes: int, n: int, z: float = WILSON_Z_95) -> tuple[flo
     centre = (p + z * z / (2 * n)) / den
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
     return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def auc(positives: Sequence[float], negatives: Sequence[float]) -> float | None:
+    """P(a random positive scores above a random negative), ties counted half; None when
+    either side is empty."""
+    pos = np.asarray(positives, dtype=np.float64)
+    neg = np.asarray(negatives, dtype=np.float64)
+    if pos.size == 0 or neg.size == 0:
+        return None
+    greater = float((pos[:, None] > neg[None, :]).mean())
+    ties = float((pos[:, None] == neg[None, :]).mean())
+    return greater + 0.5 * ties
 
 
 def quantile(values: Sequence[float], q: float) -> float | None:

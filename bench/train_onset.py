@@ -45,6 +45,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -52,6 +53,7 @@ import numpy.typing as npt
 from bench.audio import load_audio, resample
 from bench.derive import OverlapSpec
 from bench.manifest import refuse_test_manifests
+from bench.metrics import auc
 from bench.render import (
     RENDER_VERSION,
     Renderer,
@@ -340,8 +342,9 @@ def roc_report(p: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> dict[s
     pos, neg = p[y == 1], p[y == 0]
     if len(pos) == 0 or len(neg) == 0:
         return {}
-    auc = float((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean())
-    out = {"auc": auc, "n_pos": float(len(pos)), "n_neg": float(len(neg))}
+    # both sides are non-empty, so there is an AUC
+    area = cast(float, auc(pos.tolist(), neg.tolist()))
+    out = {"auc": area, "n_pos": float(len(pos)), "n_neg": float(len(neg))}
     for fa in (0.01, 0.02, 0.05):
         thr = float(np.quantile(neg, 1.0 - fa))
         out[f"recall@{fa:g}"] = float((pos > thr).mean())

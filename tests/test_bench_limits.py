@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from bench.limits import (
-    auc,
     band_aucs,
     early_score_by,
     main,
@@ -15,6 +14,7 @@ from bench.limits import (
     stop_tradeoff,
     words_heard,
 )
+from bench.metrics import auc
 from bench.ours_overlap import OverlapTrace
 from bench.types import OverlapDecision, TranscriptEvent
 from plugins.arbiter.model import ArbiterParams
