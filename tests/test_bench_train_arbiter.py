@@ -183,13 +183,18 @@ class _SpanProbe:
         return OverlapDecision(label, 1.5, stopped_at_s=min(stops))
 
 
-def _choose_span(traces: list[tuple[str, _Running]], current_s: float) -> dict[str, object]:
-    return choose_sustained_speech(
+def _choose_span(
+    traces: list[tuple[str, _Running]], current_s: float
+) -> tuple[dict[str, object], dict[float, dict[str, object]]]:
+    """Stage 7's selection and its report rows by span."""
+    sel = choose_sustained_speech(
         cast(Any, _SpanProbe()),
         cast(Any, traces),
         ArbiterParams(sustained_speech_s=current_s),
         values=(0.8, 0.9, 1.0, 1.2),
     )
+    rows = cast(list[dict[str, object]], sel["rows"])
+    return sel, {cast(float, r["sustained_speech_s"]): r for r in rows}
 
 
 def test_the_span_with_the_lowest_p95_that_loses_nothing_is_kept() -> None:
@@ -198,10 +203,7 @@ def test_the_span_with_the_lowest_p95_that_loses_nothing_is_kept() -> None:
     traces = [("interruption", _Running(0.6, 0.2))] * 20
     traces += [("interruption", _Running(1.5, 1.4))] * 2
     traces += [("backchannel", _Running(0.85, None, acknowledgement=True))]
-    sel = _choose_span(traces, 1.0)
-    rows = {
-        cast(float, r["sustained_speech_s"]): r for r in cast(list[dict[str, object]], sel["rows"])
-    }
+    sel, rows = _choose_span(traces, 1.0)
     # 0.8 would pause the agent for the backchannel: one stop more than 1.0 makes
     assert rows[0.8]["backchannel_stops"] == 1
     assert rows[1.0]["backchannel_stops"] == 0
@@ -212,15 +214,12 @@ def test_the_span_with_the_lowest_p95_that_loses_nothing_is_kept() -> None:
 def test_a_span_that_misses_an_interruption_or_slows_the_median_is_never_kept() -> None:
     # a 1.1 s interruption without words: 1.2 would miss it
     traces = [("interruption", _Running(1.1, None))] + [("interruption", _Running(0.5, 0.3))] * 9
-    sel = _choose_span(traces, 1.2)
-    rows = {
-        cast(float, r["sustained_speech_s"]): r for r in cast(list[dict[str, object]], sel["rows"])
-    }
+    sel, rows = _choose_span(traces, 1.2)
     assert rows[1.2]["caught"] == 9
     assert rows[1.0]["interruptions_lost"] == 0
     assert sel["chosen"] == 0.8
     # from 0.8, every longer span misses nothing but waits longer: 0.8 stays
-    assert _choose_span(traces, 0.8)["chosen"] == 0.8
+    assert _choose_span(traces, 0.8)[0]["chosen"] == 0.8
 
 
 def _row(
