@@ -49,6 +49,7 @@ from bench.train_onset import (
     HORIZONS_S,
     MAX_WORDS,
     NOISE_SHARE,
+    RENDER_CACHE,
     SEED,
     _place,
     espeak,
@@ -192,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument(
         "--cache",
         type=Path,
-        default=Path(".cache/bench/onset_train_renders.npz"),
+        default=RENDER_CACHE,
         help="the Piper train renders (shared with bench.train_onset at the same --per-label)",
     )
     ap.add_argument("--out", type=Path, default=None)

@@ -117,6 +117,10 @@ ESPEAK_PITCH = (20, 80)
 ESPEAK_WPM = (140, 190)
 """espeak-ng speaking-rate range, words per minute."""
 
+RENDER_CACHE = Path(".cache/bench/onset_train_renders.npz")
+"""Default file of the Piper train renders (`render_all`'s cache), shared by the tools that
+draw the same train clips."""
+
 _RENDERER: Renderer | None = None
 
 
@@ -387,7 +391,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument(
         "--cache",
         type=Path,
-        default=Path(".cache/bench/onset_train_renders.npz"),
+        default=RENDER_CACHE,
         help="where the rendered train speech is kept between runs",
     )
     args = ap.parse_args(argv)
