@@ -1,17 +1,27 @@
-# Two commands on a fresh clone: `make demo` and `make test`. Both build .venv from the lock file.
+# Two commands on a fresh clone: `make demo` and `make test`. Both build .venv from the
+# development lock; `make bench` adds the benchmark set. The plugins under plugins/ are
+# installed from their folders, as a user installs them.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+PLUGINS := plugins/livekit-plugins-turntaking plugins/livekit-plugins-local-whisper
+PLUGIN_FILES := $(foreach p,$(PLUGINS),$(p)/pyproject.toml)
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: demo test bench bench-quick lock clean audit
+.PHONY: demo test bench bench-quick image lock clean audit
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements/dev.lock $(PLUGIN_FILES)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PIP) --require-hashes -r requirements/dev.lock
+	$(PIP) --no-deps --no-build-isolation $(foreach p,$(PLUGINS),-e $(p))
 	@touch $(STAMP)
+
+$(BENCH_STAMP): $(STAMP) requirements/bench.lock
+	$(PIP) --require-hashes -r requirements/bench.lock
+	@touch $(BENCH_STAMP)
 
 demo: $(STAMP)
 	$(PY) agent.py simulate
@@ -22,18 +32,23 @@ test: $(STAMP)
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
 
-bench: $(STAMP)
+bench: $(BENCH_STAMP)
 	$(PY) -m bench all --data ../shared/data
 
-bench-quick: $(STAMP)
+bench-quick: $(BENCH_STAMP)
 	$(PY) -m bench all --data ../shared/data --quick
 
-lock:
-	$(VENV)/bin/uv pip compile pyproject.toml --extra offline --extra dev --python-version 3.11 -o requirements.lock
+# The production image (runtime set only), built and checked with podman.
+image:
+	bash scripts/image.sh
+
+# Re-pin the three sets with hashes (needs the package index).
+lock: $(STAMP)
+	bash scripts/lock.sh
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
 
 # Audit the locked dependencies (needs the PyPI JSON vulnerability API to be reachable).
 audit: $(STAMP)
-	$(VENV)/bin/pip-audit -r requirements.lock --no-deps --disable-pip --progress-spinner off
+	$(VENV)/bin/pip-audit -r requirements/bench.lock --no-deps --disable-pip --progress-spinner off

@@ -33,12 +33,11 @@ EXIT_CONFIG_ERROR = 2
 async def entrypoint(ctx: JobContext) -> None:
     """One call/room: build the session, start it, greet."""
     settings = load_settings()
-    session, setup = build_session(settings, ctx.proc.userdata)
-    agent = setup.wrap_agent(VoiceAgent(settings))
-    assert isinstance(agent, VoiceAgent)
+    session, tt = build_session(settings, ctx.proc.userdata)
+    agent = VoiceAgent(settings)
     install_check_in(session)
     install_apology(session)
-    logger.info("session starting with turn-taking stack: %s", setup.description)
+    logger.info("session starting with turn-taking: %s", tt.description)
     await session.start(agent=agent, room=ctx.room, room_options=room_options(settings))
 
     participant = await ctx.wait_for_participant()

@@ -4,13 +4,13 @@
 
 Overlap items of the MRDA and Switchboard `train` splits are labelled by the benchmark's
 own rules (`bench.derive`). A finished utterance made only of acknowledgement words resumes
-a paused agent (`plugins.arbiter.model.acknowledgement_only`), so a word belongs in the list
+a paused agent (`turntaking.arbiter.model.acknowledgement_only`), so a word belongs in the list
 when it makes many backchannels acknowledgement-only and few interruptions. Greedy, from
 the hand-set base list: add the word with the best gain, the share of train backchannels it
 makes acknowledgement-only less `INTERRUPTION_WEIGHT` times the share of train
 interruptions it does; stop when the best word gains fewer than `MIN_GAIN_ITEMS`
 backchannels or its gain is not positive. Prints each step and the words to ship
-(`plugins.arbiter.model.TRAIN_ACKNOWLEDGEMENTS`). Val and test are never read.
+(`livekit.plugins.turntaking.arbiter.model.TRAIN_ACKNOWLEDGEMENTS`). Val and test are never read.
 """
 
 from __future__ import annotations
@@ -84,8 +84,9 @@ def derive(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from livekit.plugins.turntaking.arbiter.model import BASE_ACKNOWLEDGEMENTS, normalize_words
+
     from bench.train_arbiter import derive_items
-    from plugins.arbiter.model import BASE_ACKNOWLEDGEMENTS, normalize_words
 
     ap = argparse.ArgumentParser(prog="python -m bench.acknowledgements", description=__doc__)
     ap.add_argument("--data", type=Path, required=True, help="the shared data folder")

@@ -57,7 +57,7 @@ CACHE_DIR = Path(".cache/bench/echo")
 
 
 class Gate(Protocol):
-    """What the replay needs of an echo gate (`plugins.arbiter.echo.EchoGate`'s methods)."""
+    """What the replay needs of an echo gate (`turntaking.arbiter.echo.EchoGate`'s methods)."""
 
     def push_reference(self, samples: Samples, sample_rate_hz: int, start_s: float) -> None: ...
 
@@ -204,9 +204,10 @@ def check_echo(
 
 def _record_chunk(manifest: Path, limit: int | None, k: int, jobs: int) -> list[Recording]:
     """Play items k, k+jobs, ... of the spread subset in sessions, recording the gate."""
+    from livekit.plugins.turntaking.arbiter import echo
+
     from bench.runners import load_item_audio, load_overlap_items
     from bench.types import BENCH_SAMPLE_RATE_HZ
-    from plugins.arbiter import echo
     from sim import episodes, virtual_time
 
     current: list[Recording] = []
@@ -306,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         recs = record(args.manifest, args.limit, args.jobs)
         cached.parent.mkdir(parents=True, exist_ok=True)
         cached.write_bytes(pickle.dumps(recs))
-    from plugins.arbiter import echo
+    from livekit.plugins.turntaking.arbiter import echo
 
     gates: list[tuple[str, Callable[[], Gate]]] = [("shipped", echo.EchoGate)]
     gates += [(str(p), load_gate_module(p).EchoGate) for p in args.gate]

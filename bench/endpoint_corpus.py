@@ -37,10 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from bench.ours_endpoint import DEFAULT_THRESHOLD, THRESHOLDS
-from bench.train_endpointing import Silence, load_split
-from plugins.endpointing.model import (
+from livekit.plugins.turntaking.endpointing.model import (
     DEFAULT_CEILING_S,
     DEFAULT_FLOOR_S,
     NO_TEXT_BASE_RATE,
@@ -51,6 +48,9 @@ from plugins.endpointing.model import (
     end_probability,
     turn_cues,
 )
+
+from bench.ours_endpoint import DEFAULT_THRESHOLD, THRESHOLDS
+from bench.train_endpointing import Silence, load_split
 
 FIXED_WINDOWS_S: tuple[float, ...] = tuple(round(0.2 + 0.05 * k, 2) for k in range(47))
 """Silence windows swept for `fixed`, seconds (0.2-2.5)."""

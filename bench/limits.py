@@ -40,6 +40,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from livekit.plugins.turntaking.arbiter.model import ArbiterParams
+from livekit.plugins.turntaking.arbiter.onset import OnsetScore
+from livekit.plugins.turntaking.endpointing.model import (
+    CompletenessModel,
+    end_probability,
+    normalize_words,
+    turn_cues,
+)
 
 from bench.baselines.endpoint import FixedSilencePolicy
 from bench.manifest import refuse_test_manifests
@@ -50,14 +58,6 @@ from bench.runners import InputError, endpoint_inputs, load_endpoint_items
 from bench.train_arbiter import Replayer, _val_traces, replay_point
 from bench.transcripts import TranscriptCache
 from bench.types import EndpointOutcome, TranscriptEvent
-from plugins.arbiter.model import ArbiterParams
-from plugins.arbiter.onset import OnsetScore
-from plugins.endpointing.model import (
-    CompletenessModel,
-    end_probability,
-    normalize_words,
-    turn_cues,
-)
 
 RECALL_TARGET = 0.95
 """Issue #4's interruption recall target (share of interruptions)."""

@@ -4,7 +4,7 @@
     python -m bench load --soak-minutes 30 [--sessions 5] [--rss-bound-mb 300]
 
 Every session is a real `AgentSession` driven by the in-process harness (`sim/`): Silero VAD
-(the production plugin), our turn-taking plugins wired by `worker.stacks`, the clip TTS and
+(the production plugin), our turn-taking plugins wired by `sim.stacks`, the clip TTS and
 the scripted LLM. The STT is the scripted one (known words, real audio segmentation):
 Whisper on 2 cores cannot serve 50 sessions, and the question here is what our plugins and
 the session cost, not a speech-to-text model's. In production each LiveKit job runs in its
@@ -37,6 +37,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from livekit.plugins.turntaking import load_models
 
 DEFAULT_LEVELS = (10, 25, 50)
 DEFAULT_OUT = Path(".cache/bench/load/load.json")
@@ -145,10 +147,9 @@ def _load_shared() -> _Shared:
 
     from sim.lines import AGENT_LINES
     from sim.tts import ClipLibrary
-    from worker.stacks import load_turn_taking_models
 
     return _Shared(
-        models=load_turn_taking_models(load_vad=True),
+        models=load_models(load_vad=True),
         vad=silero.VAD.load(),
         tts_library=ClipLibrary.from_lines(AGENT_LINES),
     )
@@ -503,7 +504,7 @@ def main(argv: list[str]) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as e:
         return int(e.code or 0)
-    from worker.stacks import STACK_NAMES
+    from sim.stacks import STACK_NAMES
 
     if args.stack not in STACK_NAMES:
         print(f"error: unknown stack {args.stack!r}: choose one of {', '.join(STACK_NAMES)}")

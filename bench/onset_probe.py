@@ -41,6 +41,8 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from livekit.plugins.local_whisper.model import ENCODER_FRAME_S, WhisperTranscriber
+from livekit.plugins.turntaking.arbiter.onset import CHUNK_S, onset_features, window_s
 
 from bench.manifest import load_overlap_manifest, refuse_test_manifests
 from bench.onset_voices import SPEED_WPM, VOICES
@@ -63,8 +65,6 @@ from bench.train_onset import (
     window_start,
 )
 from bench.types import BENCH_SAMPLE_RATE_HZ, Samples
-from plugins.arbiter.onset import CHUNK_S, onset_features, window_s
-from plugins.local_stt.model import ENCODER_FRAME_S, WhisperTranscriber
 
 REPRESENTATIONS = ("log_mel", "whisper_encoder", "both")
 DEFAULT_HORIZONS_S = (0.12, 0.16, 0.2, 0.3)

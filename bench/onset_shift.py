@@ -29,14 +29,14 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from livekit.plugins.turntaking.arbiter.model import ArbiterParams, load_params
+from livekit.plugins.turntaking.arbiter.onset import OnsetModel, OnsetScore
 
 from bench.manifest import load_overlap_manifest, refuse_test_manifests
 from bench.onset_voices import early_scores, rule_fires
 from bench.runners import load_item_audio
 from bench.train_onset import roc_report
 from bench.types import BENCH_SAMPLE_RATE_HZ, Samples
-from plugins.arbiter.model import ArbiterParams, load_params
-from plugins.arbiter.onset import OnsetModel, OnsetScore
 
 FRAME_S = 0.02
 """The arbiter's speech-detector frame, seconds."""

@@ -25,14 +25,20 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from livekit.plugins.turntaking.arbiter.model import (
+    HASH_DIM,
+    ArbiterDecider,
+    ArbiterParams,
+    TextModel,
+    load_params,
+)
+from livekit.plugins.turntaking.arbiter.onset import OnsetModel, OnsetScore
 
 from bench.manifest import load_overlap_manifest, refuse_test_manifests
 from bench.ours_overlap import ArbiterOverlapSystem, trace_item
 from bench.runners import load_item_audio
 from bench.train_onset import MAX_WORDS, _place, espeak, onset_of, roc_report
 from bench.types import BENCH_SAMPLE_RATE_HZ, OverlapItem, Samples
-from plugins.arbiter.model import HASH_DIM, ArbiterDecider, ArbiterParams, TextModel, load_params
-from plugins.arbiter.onset import OnsetModel, OnsetScore
 
 VOICES = ("en-us+m3", "en-us+f3", "en+m1", "en-us+f4")
 """espeak-ng voices (language + variant) held out from training: neither Piper's nor

@@ -17,17 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from bench.baselines.endpoint import EOT_SILENCE_S, EOT_WINDOW_SAMPLES, judge
-from bench.baselines.vad_timeline import vad_timeline
-from bench.types import (
-    BENCH_SAMPLE_RATE_HZ,
-    EndpointItem,
-    EndpointOutcome,
-    Samples,
-    TranscriptEvent,
-)
-from plugins.endpointing.model import (
+from livekit.plugins.turntaking.endpointing.model import (
     DEFAULT_CEILING_S,
     DEFAULT_FLOOR_S,
     PRIOR_PSEUDO_COUNT,
@@ -40,8 +30,18 @@ from plugins.endpointing.model import (
     normalize_words,
     turn_cues,
 )
-from plugins.endpointing.model import (
+from livekit.plugins.turntaking.endpointing.model import (
     DEFAULT_THRESHOLD as DEFAULT_COMMIT_THRESHOLD,
+)
+
+from bench.baselines.endpoint import EOT_SILENCE_S, EOT_WINDOW_SAMPLES, judge
+from bench.baselines.vad_timeline import vad_timeline
+from bench.types import (
+    BENCH_SAMPLE_RATE_HZ,
+    EndpointItem,
+    EndpointOutcome,
+    Samples,
+    TranscriptEvent,
 )
 
 THRESHOLDS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.45, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85)

@@ -1,7 +1,7 @@
 """`ours` overlap systems: the interruption arbiter, and a plain word-list rule beside it.
 
 Both hear an item the same way: the audio streamed in 20 ms frames through the arbiter's
-own level/voicing features and speech detector (`plugins.arbiter.model.VoiceActivity`),
+own level/voicing features and speech detector (`turntaking.arbiter.model.VoiceActivity`),
 and only the transcript events whose `at_s` has passed. The agent is taken to be speaking
 `item.agent_text` for the whole clip. The reported decision is the last one taken in the
 clip (a backchannel followed by a later interruption stops the agent at the later time);
@@ -14,15 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-
-from bench.types import (
-    BENCH_SAMPLE_RATE_HZ,
-    OverlapDecision,
-    OverlapItem,
-    Samples,
-    TranscriptEvent,
-)
-from plugins.arbiter.model import (
+from livekit.plugins.turntaking.arbiter.model import (
     ACKNOWLEDGEMENT_WORDS,
     ArbiterDecider,
     ArbiterParams,
@@ -34,7 +26,15 @@ from plugins.arbiter.model import (
     load_params,
     normalize_words,
 )
-from plugins.arbiter.onset import OnsetModel, OnsetScore, OnsetScorer
+from livekit.plugins.turntaking.arbiter.onset import OnsetModel, OnsetScore, OnsetScorer
+
+from bench.types import (
+    BENCH_SAMPLE_RATE_HZ,
+    OverlapDecision,
+    OverlapItem,
+    Samples,
+    TranscriptEvent,
+)
 
 FRAME_S = 0.02
 """Frame length streamed into the systems, seconds."""

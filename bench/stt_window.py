@@ -8,7 +8,7 @@ every 0.5 s as in the benchmark) once per `min_window_s` value; the finals, join
 scored against the manifest's reference text (lower-cased, punctuation dropped, word-level
 Levenshtein distance over reference words). Reported per window: WER, process CPU seconds
 per audio second, hypotheses emitted (a faster recognizer skips fewer interims) and calls
-re-decoded on the full 30 s window. This is how `plugins.local_stt.MIN_WINDOW_S` was
+re-decoded on the full 30 s window. This is how `livekit.plugins.local_whisper.MIN_WINDOW_S` was
 chosen; it reads val manifests only (test manifests are refused).
 """
 
@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if refuse_test_manifests(args.manifest, "the window is chosen on val"):
         return 2
-    from plugins.local_stt import WhisperTranscriber, transcribe_timeline
+    from livekit.plugins.local_whisper import WhisperTranscriber, transcribe_timeline
 
     items = [x for m in args.manifest for x in spread_subset(_items(m), args.limit)]
     audio = [(load_item_audio(path), text) for path, text in items if text]

@@ -8,7 +8,7 @@ Reproducible: `python -m bench.train_arbiter --data ../shared/data [--val-manife
    item yields all its word prefixes (1..`MAX_PREFIX_WORDS` words, labelled with the item's
    label) because the arbiter scores interim hypotheses as they grow, plus copies with
    ASR-like damage (a dropped or substituted word, seeded). The model is a hashed-feature
-   logistic regression (`plugins.arbiter.model.text_features`) fitted by full-batch
+   logistic regression (`turntaking.arbiter.model.text_features`) fitted by full-batch
    gradient descent with L2, classes weighted to balance.
 2. Operating point (val only). When `--val-manifest` is given, the decider is replayed on
    the val overlap sets (audio, Whisper tiny.en timelines from the shared cache) over a
@@ -56,11 +56,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
-
-from bench.corpus import read_mrda_split, read_swda_split
-from bench.derive import OverlapSpec, derive_mrda_overlaps, derive_swda_overlaps
-from bench.manifest import refuse_test_manifests
-from plugins.arbiter.model import (
+from livekit.plugins.turntaking.arbiter.model import (
     DATA_DIR,
     HASH_DIM,
     MODEL_FILE,
@@ -73,6 +69,10 @@ from plugins.arbiter.model import (
     params_dict,
     text_features,
 )
+
+from bench.corpus import read_mrda_split, read_swda_split
+from bench.derive import OverlapSpec, derive_mrda_overlaps, derive_swda_overlaps
+from bench.manifest import refuse_test_manifests
 
 if TYPE_CHECKING:
     from bench.ours_overlap import ArbiterOverlapSystem, OverlapTrace

@@ -30,9 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-
-from bench.derive import parse_da
-from plugins.endpointing.model import (
+from livekit.plugins.turntaking.endpointing.model import (
     COMPLETENESS_FILE,
     DATA_DIR,
     FEATURE_VERSION,
@@ -42,6 +40,8 @@ from plugins.endpointing.model import (
     feature_indices,
     normalize_words,
 )
+
+from bench.derive import parse_da
 
 HASH_DIM = 1 << 14
 """Hashed feature space (weights stored as float16: 32 KB)."""

@@ -1,4 +1,4 @@
-"""Train the arbiter's early audio classifier (`plugins.arbiter.onset.OnsetModel`).
+"""Train the arbiter's early audio classifier (`turntaking.arbiter.onset.OnsetModel`).
 
 Reproducible: `python -m bench.train_onset --data ../shared/data [--val-manifest M ...]`.
 
@@ -14,7 +14,7 @@ a gain of +-6 dB. `NOISE_SHARE` of the examples are non-speech bursts (band-pass
 with a cough-like envelope, clicks) labelled as backchannels: mere sound must never look
 like an interruption. Every clip is streamed through the arbiter's own speech detector
 (`VoiceActivity`, 20 ms frames), and the windows start at the sound's rise near the onset
-it reports (`plugins.arbiter.onset.align_onset`), as at run time: the rise moves with the
+it reports (`turntaking.arbiter.onset.align_onset`), as at run time: the rise moves with the
 speech, the reported onset with the detector's 20 ms frame grid.
 
 Model: per horizon (`HORIZONS_S`), a one-hidden-layer tanh network over standardised
@@ -49,6 +49,14 @@ from typing import cast
 
 import numpy as np
 import numpy.typing as npt
+from livekit.plugins.turntaking.arbiter.model import DATA_DIR, VoiceActivity, frame_features
+from livekit.plugins.turntaking.arbiter.onset import (
+    CHUNK_S,
+    ONSET_MODEL_FILE,
+    OnsetModel,
+    aligned_window_start,
+    onset_features,
+)
 
 from bench.audio import load_audio, resample
 from bench.derive import OverlapSpec
@@ -64,14 +72,6 @@ from bench.render import (
 )
 from bench.train_arbiter import derive_items
 from bench.types import BENCH_SAMPLE_RATE_HZ, Samples
-from plugins.arbiter.model import DATA_DIR, VoiceActivity, frame_features
-from plugins.arbiter.onset import (
-    CHUNK_S,
-    ONSET_MODEL_FILE,
-    OnsetModel,
-    aligned_window_start,
-    onset_features,
-)
 
 SEED = 20261130
 PER_LABEL = 3000

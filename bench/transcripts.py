@@ -7,7 +7,7 @@ replaying it sees results as late as production would on this machine. Cache key
 16 kHz audio's content hash plus the STT settings, so baselines and our systems share it
 within and across runs.
 
-Source: the project's `plugins.local_stt.model.transcribe_timeline` when available; else a
+Source: the project's `local_whisper.model.transcribe_timeline` when available; else a
 bench-local streaming emulation with the same weights (interim hypotheses every
 `interim_every_s` of speech inside each VAD segment, a final at its end of speech). The
 report records which one produced the figures.
@@ -31,7 +31,7 @@ from bench.types import BENCH_SAMPLE_RATE_HZ, Samples, TranscriptEvent
 logger = logging.getLogger("bench.transcripts")
 
 CACHE_VERSION = 3
-"""2: Whisper decodes with the disfluency prompt (plugins.local_stt DISFLUENCY_PROMPT).
+"""2: Whisper decodes with the disfluency prompt (livekit.plugins.local_whisper DISFLUENCY_PROMPT).
 3: the encoder reads a window of max(10 s, audio + 2 s rounded up to 5 s), not always 30 s."""
 
 
@@ -48,7 +48,7 @@ class SttSettings:
     """Seconds of audio between interim hypotheses (the project's STT default is 0.3 s;
     0.5 s halves the precompute and still gives several interims per second of speech)."""
     min_window_s: float = 10.0
-    """Shortest Whisper encoder window (plugins.local_stt.WhisperTranscriber); 30 reproduces
+    """Shortest Whisper encoder window (local_whisper.WhisperTranscriber); 30 reproduces
     faster-whisper's fixed 30 s window."""
 
 
@@ -193,7 +193,7 @@ def visible(events: Sequence[TranscriptEvent], now_s: float) -> list[TranscriptE
 def _project_impl(
     interim_every_s: float, min_window_s: float
 ) -> Callable[[Samples], list[TranscriptEvent]]:
-    from plugins.local_stt import model as stt_model
+    from livekit.plugins.local_whisper import model as stt_model
 
     transcriber: Any = stt_model.WhisperTranscriber(
         cpu_threads=1, compute_type="int8", min_window_s=min_window_s

@@ -15,9 +15,11 @@ import sys
 import time
 from pathlib import Path
 
+from livekit.plugins.turntaking import TurnTakingModels, load_models
+
 from sim.scenes import SCENES, SceneResult, run_scene
+from sim.stacks import STACK_NAMES, configure_stack
 from sim.timeline import format_result, plot_scene
-from worker.stacks import STACK_NAMES, TurnTakingModels, configure_stack, load_turn_taking_models
 
 DEFAULT_OUT = Path("out/demo")
 DEFAULT_STACKS = ("framework", "ours")
@@ -46,8 +48,8 @@ async def _run(
     scenes: list[str], stacks: list[str], out: Path, models: TurnTakingModels
 ) -> list[list[SceneResult]]:
     from livekit.plugins import silero
+    from livekit.plugins.local_whisper import LocalSTT
 
-    from plugins.local_stt import LocalSTT
     from sim.lines import AGENT_LINES
     from sim.tts import ClipLibrary, ClipTTS
 
@@ -111,7 +113,7 @@ def main(argv: list[str]) -> int:
         )
         return 2
     started = time.perf_counter()
-    models = load_turn_taking_models()
+    models = load_models()
     for problem in models.problems:
         print(f"note: {problem} (that plugin falls back to the framework's behaviour)")
     asyncio.run(_run(scenes, stacks, args.out, models))

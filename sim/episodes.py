@@ -20,12 +20,12 @@ from typing import Any, Literal
 
 from livekit.agents import stt as lk_stt
 from livekit.agents import vad as lk_vad
+from livekit.plugins.turntaking import TurnTakingModels, load_models
 
 from sim.audio import Samples
 from sim.harness import EventKind, SimHarness
 from sim.llm import ScriptedLLM
 from sim.tts import ClipTTS, synth_duration_s
-from worker.stacks import TurnTakingModels, load_turn_taking_models
 
 EPISODE_STACKS = ("livekit-vad", "livekit-min-words-2", "ours", "ours-arbiter", "ours-endpointing")
 DEFAULT_MAX_LEAD_S = 3.0
@@ -133,9 +133,9 @@ class EpisodeRunner:
         """Load the default models and the turn-taking plugins' weights (blocking, ~1 s);
         idempotent."""
         if self._models is None:
-            self._models = load_turn_taking_models(load_vad=False)
+            self._models = load_models(load_vad=False)
         if self._stt is None:
-            from plugins.local_stt import LocalSTT
+            from livekit.plugins.local_whisper import LocalSTT
 
             local = LocalSTT()
             local.prewarm()

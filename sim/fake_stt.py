@@ -19,15 +19,14 @@ from livekit.agents.types import (
     APIConnectOptions,
     NotGivenOr,
 )
-
-from plugins.local_stt.model import (
+from livekit.plugins.local_whisper.model import (
     SAMPLE_RATE_HZ,
     EnergyVad,
     SegmenterEvent,
     SegmenterEventType,
     SpeechSegmenter,
 )
-from plugins.local_stt.stt import frame_to_samples_16k
+from livekit.plugins.local_whisper.stt import frame_to_samples_16k
 
 WORDS_PER_S = 3.0
 """Rate at which interim hypotheses reveal the scripted words."""

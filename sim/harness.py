@@ -18,6 +18,7 @@ from livekit.agents import stt as lk_stt
 from livekit.agents import tts as lk_tts
 from livekit.agents import vad as lk_vad
 from livekit.agents.voice.transcription.synchronizer import TranscriptSynchronizer
+from livekit.plugins.turntaking import TurnTakingModels
 
 from sim.audio import Samples
 from sim.audio_io import (
@@ -31,7 +32,7 @@ from sim.audio_io import (
 from sim.clock import SimClock
 from sim.llm import LLMCall, ScriptedLLM
 from sim.log import logger
-from worker.stacks import StackSetup, TurnTakingModels, configure_stack, vad_for_stack
+from sim.stacks import StackSetup, configure_stack
 
 DEFAULT_INSTRUCTIONS = "You are a helpful voice assistant. Keep replies short."
 
@@ -230,7 +231,7 @@ class SimHarness:
         llm.on_call = on_llm_call
         kwargs: dict[str, Any] = {
             "stt": stt,
-            "vad": vad_for_stack(setup, vad, models),
+            "vad": setup.vad(vad),
             "llm": llm,
             "tts": tts,
             "turn_handling": setup.turn_handling,
@@ -254,8 +255,7 @@ class SimHarness:
                 recorder.add(EventKind.DECISION, detail, **data)
 
             setup.install(session, note)
-        agent = setup.wrap_agent(setup.agent_factory(instructions))
-        await session.start(agent)
+        await session.start(setup.agent_factory(instructions))
         return SimHarness(
             session, setup, clock, audio_in, audio_out, text_out, recorder, llm, tts, sync
         )

@@ -15,13 +15,14 @@ from livekit.agents import llm as lk_llm
 from livekit.agents import stt as lk_stt
 from livekit.agents import tts as lk_tts
 from livekit.agents import vad as lk_vad
+from livekit.plugins.turntaking import TurnTakingModels
 
 from sim.assets_index import ASSETS_DIR
 from sim.audio import Samples, load_clip
 from sim.harness import EventKind, SimHarness, TimelineEvent
 from sim.lines import USER_CLIPS
 from sim.llm import ScriptedLLM, ScriptRule
-from worker.stacks import StackSetup, TurnTakingModels
+from sim.stacks import StackSetup
 
 USER_CLIP_RATE_HZ = 16_000
 AGENT_START_TIMEOUT_S = 5.0

@@ -9,10 +9,15 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
+from livekit.plugins.turntaking.arbiter import (
+    ArbiterDecider,
+    ArbiterParams,
+    ArbiterState,
+    TextModel,
+)
+from livekit.plugins.turntaking.arbiter.echo import EchoGate, EchoVerdict, transcript_is_echo
+from livekit.plugins.turntaking.arbiter.model import AudioFeatures
 
-from plugins.arbiter import ArbiterDecider, ArbiterParams, ArbiterState, TextModel
-from plugins.arbiter.echo import EchoGate, EchoVerdict, transcript_is_echo
-from plugins.arbiter.model import AudioFeatures
 from sim.audio import load_clip
 from sim.lines import AGENT_LINES
 from sim.scenes import SCENES, user_clip

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from plugins.arbiter.model import (
+from livekit.plugins.turntaking.arbiter.model import (
     HASH_DIM,
     ArbiterDecider,
     ArbiterParams,
@@ -442,7 +441,7 @@ def test_an_answer_to_the_agents_question_confirms_the_pause() -> None:
 
 
 def test_a_pause_longer_than_the_limit_is_an_interruption() -> None:
-    from plugins.arbiter.model import PAUSE_LIMIT_S
+    from livekit.plugins.turntaking.arbiter.model import PAUSE_LIMIT_S
 
     d = paused_on_early_audio()
     d.on_transcript("yeah yeah right right", False, 2.8)

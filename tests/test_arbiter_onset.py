@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
-
-from plugins.arbiter.model import (
+from livekit.plugins.turntaking.arbiter.model import (
     ArbiterDecider,
     ArbiterParams,
     ArbiterState,
@@ -18,7 +17,7 @@ from plugins.arbiter.model import (
     VoiceActivity,
     frame_features,
 )
-from plugins.arbiter.onset import (
+from livekit.plugins.turntaking.arbiter.onset import (
     ALIGN_LEAD_S,
     ALIGN_NEEDS_S,
     CHUNK_S,
@@ -29,6 +28,7 @@ from plugins.arbiter.onset import (
     align_onset,
     onset_features,
 )
+
 from sim.audio import load_clip
 from tests.test_arbiter_model import PARAMS, VOICED, toy_model
 
@@ -339,7 +339,7 @@ def test_early_score_needs_speech_no_echo_and_a_threshold_below_one() -> None:
 
 
 def test_early_score_is_ignored_while_the_agents_echo_outweighs_the_user() -> None:
-    from plugins.arbiter.echo import EchoVerdict
+    from livekit.plugins.turntaking.arbiter.echo import EchoVerdict
 
     echo = EchoVerdict(is_echo=True, lag_s=0.1, correlation=0.9)
 
@@ -462,7 +462,7 @@ def test_shipped_model_scores_wait_alike_wherever_it_falls_in_a_detector_frame()
 
 
 def test_the_arbiter_analyses_20_ms_frames_whatever_size_the_room_sends() -> None:
-    from plugins.arbiter.arbiter import InterruptionArbiter
+    from livekit.plugins.turntaking.arbiter.arbiter import InterruptionArbiter
 
     arb = InterruptionArbiter(model=toy_model(), echo_reference=False)
     x = np.arange(RATE, dtype=np.float32)  # sample k has value k: pieces show their origin
@@ -487,8 +487,9 @@ def test_the_arbiter_analyses_20_ms_frames_whatever_size_the_room_sends() -> Non
 
 def test_training_benchmark_and_run_time_share_one_analysis_frame() -> None:
     # (bench.onset_voices streams through bench.ours_overlap.trace_item: no frame of its own)
+    from livekit.plugins.turntaking.arbiter.arbiter import ANALYSIS_FRAME_S
+
     from bench import ours_overlap, train_onset
-    from plugins.arbiter.arbiter import ANALYSIS_FRAME_S
     from sim.audio_io import DEFAULT_FRAME_S
 
     assert ours_overlap.FRAME_S == train_onset.FRAME_S == ANALYSIS_FRAME_S == DEFAULT_FRAME_S

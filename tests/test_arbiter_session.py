@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 from livekit.agents import Agent, AgentSession, inference
+from livekit.plugins.turntaking.arbiter import SESSION_EVENT, InterruptionArbiter, OverlapEvent
 
-from plugins.arbiter import SESSION_EVENT, InterruptionArbiter, OverlapEvent
 from sim.fake_stt import ScriptedSTT
 from sim.harness import EventKind
 from sim.lines import AGENT_LINES
 from sim.scenes import SCENES, SceneResult, run_scene, scene_transcripts
+from sim.stacks import StackSetup
 from sim.tts import ClipLibrary, ClipTTS
 from sim.virtual_time import InlineExecutor, run_virtual
-from worker.stacks import StackSetup
 
 
 def arbiter_stack(arbiter: InterruptionArbiter, seen: list[OverlapEvent]) -> StackSetup:
@@ -125,8 +125,8 @@ def test_failure_falls_back_to_the_framework_barge_in() -> None:
 def test_failure_while_paused_stops_the_agent_and_keeps_the_words() -> None:
     from dataclasses import replace
 
-    from plugins.arbiter.model import TextModel, load_params
-    from plugins.arbiter.onset import OnsetModel
+    from livekit.plugins.turntaking.arbiter.model import TextModel, load_params
+    from livekit.plugins.turntaking.arbiter.onset import OnsetModel
 
     # the early audio pauses the agent; the decider then breaks on the first transcript:
     # the pause must become the interruption, and the words the next turn
@@ -151,7 +151,7 @@ def test_failure_while_paused_stops_the_agent_and_keeps_the_words() -> None:
 
 
 def test_missing_model_returns_a_disabled_arbiter(monkeypatch: pytest.MonkeyPatch) -> None:
-    from plugins.arbiter.model import ModelFileError, TextModel
+    from livekit.plugins.turntaking.arbiter.model import ModelFileError, TextModel
 
     def missing(*_a: object, **_k: object) -> None:
         raise ModelFileError("cannot read arbiter text model x.npz")
@@ -165,8 +165,8 @@ def test_missing_model_returns_a_disabled_arbiter(monkeypatch: pytest.MonkeyPatc
 def test_early_audio_stops_before_the_words_and_the_words_still_make_the_turn() -> None:
     from dataclasses import replace
 
-    from plugins.arbiter.model import TextModel, load_params
-    from plugins.arbiter.onset import OnsetModel
+    from livekit.plugins.turntaking.arbiter.model import TextModel, load_params
+    from livekit.plugins.turntaking.arbiter.onset import OnsetModel
 
     # a threshold any speech onset passes: the stop must come from the audio alone, before
     # the speech-to-text has words, and the words that follow must still become the turn
@@ -194,8 +194,8 @@ def test_early_audio_stops_before_the_words_and_the_words_still_make_the_turn() 
 def test_backchannel_that_paused_the_agent_resumes_it_and_never_becomes_a_turn() -> None:
     from dataclasses import replace
 
-    from plugins.arbiter.model import TextModel, load_params
-    from plugins.arbiter.onset import OnsetModel
+    from livekit.plugins.turntaking.arbiter.model import TextModel, load_params
+    from livekit.plugins.turntaking.arbiter.onset import OnsetModel
 
     # the same threshold any onset passes: "uh huh" now pauses the agent on its sound, and
     # its words must resume it, with no user turn and no LLM call
@@ -232,8 +232,8 @@ def test_a_misheard_interim_waits_for_the_final_while_the_agent_is_paused(
 ) -> None:
     from dataclasses import replace
 
-    from plugins.arbiter.model import TextModel, load_params
-    from plugins.arbiter.onset import OnsetModel
+    from livekit.plugins.turntaking.arbiter.model import TextModel, load_params
+    from livekit.plugins.turntaking.arbiter.onset import OnsetModel
 
     # "uh huh" pauses the agent on its sound; the recogniser's interim hears "Hot" (a word
     # with content, P(interruption) about 0.7) and its final "Uh huh.". With the shipped
@@ -269,8 +269,8 @@ def test_a_misheard_interim_waits_for_the_final_while_the_agent_is_paused(
 def test_missing_onset_model_keeps_the_arbiter_on_words(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from plugins.arbiter.model import ModelFileError
-    from plugins.arbiter.onset import OnsetModel
+    from livekit.plugins.turntaking.arbiter.model import ModelFileError
+    from livekit.plugins.turntaking.arbiter.onset import OnsetModel
 
     def missing(*_a: object, **_k: object) -> None:
         raise ModelFileError("cannot read arbiter onset model onset_model.npz")

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 from livekit import rtc
 from livekit.agents.voice import io
-
-from plugins.arbiter.arbiter import _PlayoutTap
+from livekit.plugins.turntaking.arbiter.arbiter import _PlayoutTap
 
 RATE_HZ = 16_000
 FRAME_S = 0.1

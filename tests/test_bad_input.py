@@ -18,8 +18,11 @@ import numpy.typing as npt
 import pytest
 from livekit import rtc
 from livekit.agents import inference
-
-from plugins.arbiter import (
+from livekit.plugins.local_whisper import LocalSTT, WhisperTranscriber
+from livekit.plugins.local_whisper.model import EnergyVad, SpeechSegmenter, transcribe_timeline
+from livekit.plugins.local_whisper.stt import frame_to_samples_16k
+from livekit.plugins.turntaking import TurnTakingModels, load_models
+from livekit.plugins.turntaking.arbiter import (
     ArbiterDecider,
     ArbiterParams,
     InterruptionArbiter,
@@ -27,16 +30,14 @@ from plugins.arbiter import (
     VoiceActivity,
     frame_features,
 )
-from plugins.endpointing import (
+from livekit.plugins.turntaking.endpointing import (
     AdaptiveEndpointer,
     AdaptiveTurnDetector,
     CompletenessModel,
     PausePrior,
     SpeakerPauseModel,
 )
-from plugins.local_stt import LocalSTT, WhisperTranscriber
-from plugins.local_stt.model import EnergyVad, SpeechSegmenter, transcribe_timeline
-from plugins.local_stt.stt import frame_to_samples_16k
+
 from sim.audio_io import ScheduledAudioInput
 from sim.fake_stt import ScriptedSTT
 from sim.harness import EventKind, SimHarness, TimelineEvent
@@ -46,7 +47,6 @@ from sim.scenes import SCENES, user_clip
 from sim.tts import TTS_SAMPLE_RATE_HZ, ClipLibrary, ClipTTS
 from sim.virtual_time import InlineExecutor, run_virtual
 from worker.reliability import ReplyGuard, install_apology
-from worker.stacks import TurnTakingModels, load_turn_taking_models
 
 Samples = npt.NDArray[np.float32]
 RATES = (8000, 16000, 24000, 44100, 48000)
@@ -59,7 +59,7 @@ STOPS = (EventKind.AUDIO_CLEARED, EventKind.AUDIO_PAUSED)
 
 @pytest.fixture(scope="module")
 def models() -> TurnTakingModels:
-    loaded = load_turn_taking_models(load_vad=False)
+    loaded = load_models(load_vad=False)
     assert not loaded.problems
     return loaded
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import pytest
-
-from bench.acknowledgements import derive
-from plugins.arbiter.model import (
+from livekit.plugins.turntaking.arbiter.model import (
     ACKNOWLEDGEMENT_WORDS,
     BASE_ACKNOWLEDGEMENTS,
     TRAIN_ACKNOWLEDGEMENTS,
     acknowledgement_only,
 )
+
+from bench.acknowledgements import derive
 
 BACKCHANNELS = [["mmm"]] * 6 + [["um"]] * 5 + [["yeah"]] * 4 + [["cool", "beans"]] * 2
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from livekit.plugins.turntaking.arbiter.echo import EchoGate, EchoVerdict
 
 from bench.echo_check import (
     Recording,
@@ -16,7 +17,6 @@ from bench.echo_check import (
     main,
     played_reference,
 )
-from plugins.arbiter.echo import EchoGate, EchoVerdict
 from sim.lines import AGENT_LINES
 from sim.scenes import SCENES, user_clip
 from sim.tts import TTS_SAMPLE_RATE_HZ, ClipLibrary, ClipTTS

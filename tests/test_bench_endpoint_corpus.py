@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from livekit.plugins.turntaking.endpointing.model import DEFAULT_CEILING_S, CompletenessModel
 
 from bench.endpoint_corpus import adaptive_delays, main, markdown, replay_split, run
 from bench.train_endpointing import (
@@ -17,7 +18,6 @@ from bench.train_endpointing import (
     meeting_silences,
     read_meeting,
 )
-from plugins.endpointing.model import DEFAULT_CEILING_S, CompletenessModel
 from tests.test_endpointing_model import PRIOR
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from livekit.plugins.turntaking.arbiter.model import ArbiterParams
+from livekit.plugins.turntaking.arbiter.onset import OnsetScore
 
 from bench.limits import (
     band_aucs,
@@ -17,8 +19,6 @@ from bench.limits import (
 from bench.metrics import auc
 from bench.ours_overlap import OverlapTrace
 from bench.types import OverlapDecision, TranscriptEvent
-from plugins.arbiter.model import ArbiterParams
-from plugins.arbiter.onset import OnsetScore
 
 
 def test_auc_orders_ties_and_empty_sides() -> None:

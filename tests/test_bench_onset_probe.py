@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 import pytest
+from livekit.plugins.turntaking.arbiter.onset import N_BANDS, window_s
 
 from bench.onset_probe import REPRESENTATIONS, Split, clip_features, compare, encoder_features
 from bench.train_onset import _place
 from bench.types import BENCH_SAMPLE_RATE_HZ
-from plugins.arbiter.onset import N_BANDS, window_s
 
 RATE = BENCH_SAMPLE_RATE_HZ
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import pytest
+from livekit.plugins.turntaking.arbiter.model import ArbiterParams
 
 from bench.train_arbiter import (
     FALSE_STOP_TARGET,
@@ -22,7 +23,6 @@ from bench.train_arbiter import (
     main,
 )
 from bench.types import OverlapDecision
-from plugins.arbiter.model import ArbiterParams
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from typing import cast
 
 import numpy as np
 import pytest
+from livekit.plugins.turntaking.arbiter.onset import CHUNK_S, N_BANDS, OnsetModel
 
 from bench.train_onset import (
     HORIZONS_S,
@@ -20,7 +21,6 @@ from bench.train_onset import (
     training_clips,
 )
 from bench.types import BENCH_SAMPLE_RATE_HZ
-from plugins.arbiter.onset import CHUNK_S, N_BANDS, OnsetModel
 
 RATE = BENCH_SAMPLE_RATE_HZ
 
@@ -93,9 +93,10 @@ def test_held_out_voices_are_not_training_voices() -> None:
 
 
 def test_the_voice_check_applies_the_deciders_running_mean_rule() -> None:
+    from livekit.plugins.turntaking.arbiter.model import ArbiterParams
+    from livekit.plugins.turntaking.arbiter.onset import OnsetScore
+
     from bench.onset_voices import rule_fires
-    from plugins.arbiter.model import ArbiterParams
-    from plugins.arbiter.onset import OnsetScore
 
     params = ArbiterParams(early_threshold=0.97, min_voiced_s=0.12)
 
@@ -111,8 +112,9 @@ def test_the_voice_check_applies_the_deciders_running_mean_rule() -> None:
 
 
 def test_the_voice_checks_sound_only_replay_counts_stops_before_words() -> None:
+    from livekit.plugins.turntaking.arbiter.model import ArbiterParams
+
     from bench.onset_voices import sound_stops
-    from plugins.arbiter.model import ArbiterParams
     from tests.test_arbiter_onset import random_model, with_lead
 
     model = random_model(aligned=True)

@@ -19,13 +19,13 @@ from livekit.agents.voice.turn import (
     _StreamingTurnDetector,
     _StreamingTurnDetectorStream,
 )
-
-from plugins.endpointing import (
+from livekit.plugins.turntaking.endpointing import (
     AdaptiveTurnDetector,
     AdaptiveTurnDetectorStream,
     CompletenessModel,
     EndpointDecision,
 )
+
 from tests.test_endpointing_model import PRIOR
 
 
@@ -212,7 +212,7 @@ def test_commit_is_held_until_the_late_final_transcript(vloop: VirtualTimeLoop) 
 def test_missing_model_falls_back_to_fixed_delay_and_logs_once(
     vloop: VirtualTimeLoop, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: Any
 ) -> None:
-    from plugins.endpointing import model
+    from livekit.plugins.turntaking.endpointing import model
 
     monkeypatch.setattr(model, "DATA_DIR", tmp_path)
 
@@ -228,7 +228,7 @@ def test_missing_model_falls_back_to_fixed_delay_and_logs_once(
         await s1.aclose()
         return vloop.time() - t0
 
-    with caplog.at_level(logging.ERROR, logger="turntaking.endpointing"):
+    with caplog.at_level(logging.ERROR, logger="livekit.plugins.turntaking"):
         waited = vloop.run_until_complete(main())
     assert waited == pytest.approx(0.3)
     assert len([r for r in caplog.records if "unavailable" in r.message]) == 1

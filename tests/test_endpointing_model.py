@@ -6,8 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from plugins.endpointing.model import (
+from livekit.plugins.turntaking.endpointing.model import (
     DEFAULT_STT_WAIT_S,
     FEATURE_VERSION,
     MIN_PAUSE_S,

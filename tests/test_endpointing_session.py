@@ -14,15 +14,15 @@ from typing import Any
 
 import pytest
 from livekit.agents import AgentSession, inference
+from livekit.plugins.turntaking.endpointing import AdaptiveTurnDetector, EndpointDecision
 
-from plugins.endpointing import AdaptiveTurnDetector, EndpointDecision
 from sim.fake_stt import ScriptedSTT
 from sim.harness import EventKind
 from sim.lines import AGENT_LINES
 from sim.scenes import SCENES, SETTLE_S, SceneResult, run_scene, scene_transcripts
+from sim.stacks import StackSetup
 from sim.tts import ClipLibrary, ClipTTS
 from sim.virtual_time import InlineExecutor, run_virtual
-from worker.stacks import StackSetup
 
 
 def _stack(det: AdaptiveTurnDetector | None, seen: list[EndpointDecision]) -> StackSetup:

@@ -19,16 +19,17 @@ import numpy as np
 import pytest
 from livekit import rtc
 from livekit.agents import APIConnectionError, APIStatusError, inference, llm, stt, tts
+from livekit.plugins.turntaking import TurnTakingModels, load_models
 
 from sim.fake_stt import ScriptedSTT
 from sim.harness import EventKind, SimHarness
 from sim.lines import AGENT_LINES
 from sim.llm import ScriptedLLM, ScriptRule
 from sim.scenes import SCENES, run_scene, scene_transcripts, user_clip
+from sim.stacks import configure_stack
 from sim.tts import ClipLibrary, ClipTTS
 from sim.virtual_time import InlineExecutor, run_virtual
 from worker.reliability import DEFAULT_APOLOGY, ApologyReason, ReplyGuard, install_apology
-from worker.stacks import TurnTakingModels, configure_stack, load_turn_taking_models
 
 FIRST = "wait_stop_tuesday"
 FIRST_TEXT = "Wait, stop, I meant Tuesday."
@@ -132,7 +133,7 @@ class FaultySTT(ScriptedSTT):
 
 
 def _frame_samples(frame: Any) -> Any:
-    from plugins.local_stt.stt import frame_to_samples_16k
+    from livekit.plugins.local_whisper.stt import frame_to_samples_16k
 
     return frame_to_samples_16k(frame)
 
@@ -311,7 +312,7 @@ def test_stt_error_or_stall_mid_utterance_keeps_the_conversation(mode: str) -> N
 
 @pytest.fixture(scope="module")
 def models() -> TurnTakingModels:
-    loaded = load_turn_taking_models(load_vad=False)
+    loaded = load_models(load_vad=False)
     assert not loaded.problems
     return loaded
 
@@ -319,7 +320,7 @@ def models() -> TurnTakingModels:
 def test_endpointing_model_failure_falls_back_to_a_fixed_delay(
     models: TurnTakingModels, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from plugins.endpointing.model import AdaptiveEndpointer
+    from livekit.plugins.turntaking.endpointing.model import AdaptiveEndpointer
 
     def broken(self: AdaptiveEndpointer) -> None:
         raise RuntimeError("simulated endpointing failure")
@@ -354,8 +355,8 @@ def test_broken_arbiter_falls_back_to_vad_barge_in_once(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from plugins.arbiter import ArbiterDecider
-    from plugins.arbiter.arbiter import UNDECIDED_LIMIT_S
+    from livekit.plugins.turntaking.arbiter import ArbiterDecider
+    from livekit.plugins.turntaking.arbiter.arbiter import UNDECIDED_LIMIT_S
 
     def never(self: ArbiterDecider, *args: Any, **kwargs: Any) -> None:
         return None  # the decider hangs: it never reaches a verdict
@@ -423,17 +424,17 @@ def _corrupt_data_dir(tmp: Path, src: Path, kind: str) -> Path:
 def test_broken_model_files_name_the_file_and_the_fix_and_fall_back(
     kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import plugins.arbiter.model as arbiter_model
-    import plugins.endpointing.model as endpointing_model
+    import livekit.plugins.turntaking.arbiter.model as arbiter_model
+    import livekit.plugins.turntaking.endpointing.model as endpointing_model
 
     for mod in (arbiter_model, endpointing_model):
-        bad = tmp_path / mod.__name__.split(".")[1]
+        bad = tmp_path / mod.__name__.split(".")[-2]
         if kind == "missing":
             bad.mkdir()
         else:
             _corrupt_data_dir(bad, mod.DATA_DIR, kind)
         monkeypatch.setattr(mod, "DATA_DIR", bad)
-    degraded = load_turn_taking_models(load_vad=False)
+    degraded = load_models(load_vad=False)
     arb, end = degraded.problems
     assert str(tmp_path / "arbiter" / "text_model.npz") in arb
     assert "python -m bench.train_arbiter" in arb

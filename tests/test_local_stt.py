@@ -9,9 +9,8 @@ import pytest
 import soundfile as sf
 from livekit import rtc
 from livekit.agents import stt
-
-from plugins.local_stt import LocalSTT, WhisperTranscriber, transcribe_timeline
-from plugins.local_stt.model import (
+from livekit.plugins.local_whisper import LocalSTT, WhisperTranscriber, transcribe_timeline
+from livekit.plugins.local_whisper.model import (
     ENCODER_FRAME_S,
     SAMPLE_RATE_HZ,
     EnergyVad,

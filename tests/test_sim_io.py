@@ -15,8 +15,8 @@ from sim.demo import main as demo_main
 from sim.harness import EventKind, Recorder
 from sim.lines import AGENT_LINES
 from sim.llm import ScriptedLLM, ScriptRule
+from sim.stacks import configure_stack
 from sim.tts import ClipLibrary, ClipTTS, synth_duration_s, synth_speech
-from worker.stacks import configure_stack
 
 RATE = 16_000
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from livekit.agents import inference
+from livekit.plugins.turntaking import TurnTakingModels, load_models
 
 from sim.fake_stt import ScriptedSTT
 from sim.harness import EventKind
@@ -19,7 +20,6 @@ from sim.scenes import SCENES, SceneResult, run_scene, scene_transcripts
 from sim.timeline import format_result, plot_scene
 from sim.tts import ClipLibrary, ClipTTS
 from sim.virtual_time import InlineExecutor, run_virtual
-from worker.stacks import TurnTakingModels, load_turn_taking_models
 
 
 async def _run(name: str) -> SceneResult:
@@ -117,7 +117,7 @@ def test_timeline_printout_and_png(results: dict[str, SceneResult], tmp_path: Pa
 
 @pytest.fixture(scope="module")
 def models() -> TurnTakingModels:
-    return load_turn_taking_models(load_vad=False)
+    return load_models(load_vad=False)
 
 
 def _run_stack(name: str, stack: str, models: TurnTakingModels) -> SceneResult:

@@ -70,20 +70,28 @@ def test_agent_checks_in_once_when_the_user_goes_away() -> None:
     assert len(session.replies) == 1
 
 
-def test_settings_select_the_turn_taking_stack() -> None:
-    from worker.session import stack_name
-    from worker.stacks import STACK_NAMES
+def test_settings_select_the_turn_taking_plugins() -> None:
+    from livekit.plugins.turntaking import TurnTakingModels
+
+    from worker.session import turn_taking
 
     cases = {
-        ("arbiter", "adaptive"): "ours",
-        ("arbiter", "livekit"): "ours-arbiter",
-        ("vad", "adaptive"): "ours-endpointing",
-        ("vad", "livekit"): "framework",
+        ("arbiter", "adaptive"): (True, True),
+        ("arbiter", "livekit"): (True, False),
+        ("vad", "adaptive"): (False, True),
+        ("vad", "livekit"): (False, False),
     }
-    for (interruption, endpointing), expected in cases.items():
+    for (interruption, endpointing), (arbiter, adaptive) in cases.items():
         settings = Settings(interruption_mode=interruption, endpointing_mode=endpointing)  # type: ignore[arg-type]
-        assert stack_name(settings) == expected
-        assert expected in STACK_NAMES
+        tt = turn_taking(settings, TurnTakingModels())
+        assert (tt.arbiter is not None) == arbiter
+        assert (tt.endpointing is not None) == adaptive
+    framework = turn_taking(
+        Settings(interruption_mode="vad", endpointing_mode="livekit"), TurnTakingModels()
+    )
+    handling: dict[str, Any] = dict(framework.turn_handling())
+    assert handling["turn_detection"] == "vad"
+    assert handling["interruption"]["min_duration"] == 0.5
 
 
 def test_prewarm_loads_every_model_once_into_the_process() -> None:

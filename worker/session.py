@@ -9,17 +9,11 @@ from typing import Any
 from livekit import rtc
 from livekit.agents import Agent, AgentSession, JobProcess
 from livekit.agents.voice.room_io import AudioInputOptions, RoomOptions
+from livekit.plugins.turntaking import TurnTaking, TurnTakingModels, load_models
 
 from .config import Settings
 from .log import logger
 from .prompts import load_prompt
-from .stacks import (
-    StackSetup,
-    TurnTakingModels,
-    configure_stack,
-    load_turn_taking_models,
-    vad_for_stack,
-)
 
 SIP_PHONE_NUMBER_ATTR = "sip.phoneNumber"
 
@@ -47,25 +41,18 @@ def prewarm(proc: JobProcess) -> None:
     from livekit.plugins import silero
 
     proc.userdata["vad"] = silero.VAD.load()
-    proc.userdata["turn_taking"] = load_turn_taking_models()
+    proc.userdata["turn_taking"] = load_models()
     logger.info("prewarm: models loaded")
 
 
-def stack_name(settings: Settings) -> str:
-    """The turn-taking stack (see `worker.stacks`) the settings select."""
-    match (settings.interruption_mode, settings.endpointing_mode):
-        case ("arbiter", "adaptive"):
-            return "ours"
-        case ("arbiter", "livekit"):
-            return "ours-arbiter"
-        case ("vad", "adaptive"):
-            return "ours-endpointing"
-        case _:
-            return "framework"
-
-
-def _debug_note(detail: str, data: dict[str, Any]) -> None:
-    logger.debug("turn-taking: %s", detail, extra=data)
+def turn_taking(settings: Settings, models: TurnTakingModels) -> TurnTaking:
+    """The turn-taking plugin for one session, as the settings select it
+    (`INTERRUPTION_MODE`, `ENDPOINTING_MODE`)."""
+    return TurnTaking(
+        models,
+        arbiter=settings.interruption_mode == "arbiter",
+        adaptive_endpointing=settings.endpointing_mode == "adaptive",
+    )
 
 
 def room_options(settings: Settings) -> RoomOptions:
@@ -87,14 +74,13 @@ def caller_number(participant: rtc.RemoteParticipant) -> str | None:
 
 def build_session(
     settings: Settings, userdata: dict[str, Any]
-) -> tuple[AgentSession[CallInfo], StackSetup]:
-    """The production session with the turn-taking stack the settings select (install it
-    before `session.start`, and start it with `setup.wrap_agent(agent)`). Network providers
-    are constructed here only, with keys from `settings`; nothing here logs a secret."""
+) -> tuple[AgentSession[CallInfo], TurnTaking]:
+    """The production session with the turn-taking plugin attached (start it with any
+    agent: handed-off agents are covered too). Network providers are constructed here
+    only, with keys from `settings`; nothing here logs a secret."""
     from livekit.plugins import deepgram, openai
 
-    models: TurnTakingModels = userdata["turn_taking"]
-    setup = configure_stack(stack_name(settings), models)
+    tt = turn_taking(settings, userdata["turn_taking"])
     session: AgentSession[CallInfo] = AgentSession(
         stt=deepgram.STT(
             model=settings.deepgram_model,
@@ -108,14 +94,13 @@ def build_session(
             voice=settings.openai_tts_voice,
             api_key=settings.openai_api_key.get(),
         ),
-        vad=vad_for_stack(setup, userdata["vad"], models),
-        turn_handling=setup.turn_handling,
+        vad=tt.vad(userdata["vad"]),
+        turn_handling=tt.turn_handling(),
         user_away_timeout=settings.user_away_timeout_s,
         userdata=CallInfo(),
     )
-    if setup.install is not None:
-        setup.install(session, _debug_note)
-    return session, setup
+    tt.attach(session)
+    return session, tt
 
 
 def install_check_in(session: AgentSession[Any]) -> None:

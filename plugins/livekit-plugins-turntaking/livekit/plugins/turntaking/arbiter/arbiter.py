@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,12 +68,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from livekit import rtc
-from livekit.agents import Agent, AgentSession, stt
+from livekit.agents import Agent, AgentSession, llm, stt
 from livekit.agents.voice import io
-from livekit.agents.voice.events import AgentStateChangedEvent, UserStateChangedEvent
+from livekit.agents.voice.events import (
+    AgentStateChangedEvent,
+    ConversationItemAddedEvent,
+    UserStateChangedEvent,
+)
 
+from ..log import logger
 from .echo import EchoGate, EchoVerdict
-from .log import logger
 from .model import (
     PAUSE_LIMIT_S,
     ArbiterDecider,
@@ -189,6 +194,7 @@ class InterruptionArbiter:
         self._carry = np.zeros(0, dtype=np.float32)
         self._carry_rate_hz = 0
         self._paused_output: io.AudioOutput | None = None
+        self._wrapped: weakref.WeakSet[Agent] = weakref.WeakSet()
 
     @classmethod
     def load(cls, *, params: ArbiterParams | None = None) -> InterruptionArbiter:
@@ -249,8 +255,12 @@ class InterruptionArbiter:
         }
 
     def wrap_agent(self, agent: Agent) -> Agent:
-        """Install the STT and transcription taps on `agent` (call before
-        `session.start(agent)`); returns the same agent."""
+        """Install the STT and transcription taps on `agent`; returns the same agent. An
+        attached arbiter does this itself for every agent its session activates (the first
+        one and any handed-off one); a second call on the same agent changes nothing."""
+        if agent in self._wrapped:
+            return agent
+        self._wrapped.add(agent)
         orig_stt = agent.stt_node
         orig_tn = agent.transcription_node
 
@@ -279,13 +289,15 @@ class InterruptionArbiter:
         return agent
 
     def attach(self, session: AgentSession[Any], agent: Agent | None = None) -> None:
-        """Follow `session`'s agent and user states; with `agent`, also `wrap_agent` it
-        (then call before `session.start`)."""
+        """Follow `session`'s agent and user states (call before `session.start`). Every
+        agent the session activates is tapped as it starts, handed-off agents included;
+        `agent` is tapped at once."""
         if agent is not None:
             self.wrap_agent(agent)
         self._session = session
         session.on("agent_state_changed", self._on_agent_state)
         session.on("user_state_changed", self._on_user_state)
+        session.on("conversation_item_added", self._on_item_added)
         if self._failed:
             self._restore_framework_barge_in()
         else:
@@ -295,6 +307,13 @@ class InterruptionArbiter:
 
     def _now(self) -> float:
         return asyncio.get_running_loop().time()
+
+    def _on_item_added(self, ev: ConversationItemAddedEvent) -> None:
+        # The session adds an AgentHandoff item after it makes the new agent current and
+        # before that agent's activity reads its `stt_node`: the place to tap it, so that
+        # a handoff never leaves an agent whose backchannels would become user turns.
+        if isinstance(ev.item, llm.AgentHandoff) and self._session is not None:
+            self.wrap_agent(self._session.current_agent)
 
     def _on_agent_state(self, ev: AgentStateChangedEvent) -> None:
         if self._decider is None or self._failed:

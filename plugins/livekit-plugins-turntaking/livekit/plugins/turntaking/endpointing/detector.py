@@ -35,7 +35,7 @@ from livekit.agents.language import LanguageCode
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
 from livekit.agents.voice.turn import EndpointingOptions, TurnDetectionEvent
 
-from .log import logger
+from ..log import logger
 from .model import (
     DEFAULT_CEILING_S,
     DEFAULT_FLOOR_S,

@@ -1,1 +1,0 @@
-"""Turn-taking plugins for LiveKit Agents voice agents (one package per plugin)."""

@@ -1,5 +1,0 @@
-"""Logger of the interruption arbiter plugin."""
-
-import logging
-
-logger = logging.getLogger("turntaking.arbiter")

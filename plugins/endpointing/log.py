@@ -1,5 +1,0 @@
-"""Logger of the adaptive endpointing plugin."""
-
-import logging
-
-logger = logging.getLogger("turntaking.endpointing")

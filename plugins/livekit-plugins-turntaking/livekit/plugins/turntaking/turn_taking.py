@@ -1,0 +1,263 @@
+"""The plugin's front door: the arbiter and the adaptive endpointing wired into one
+`AgentSession`, working together.
+
+    models = load_models()                       # once per process (prewarm)
+    tt = TurnTaking(models)                      # per session: fresh conversation state
+    session = AgentSession(..., vad=tt.vad(), turn_handling=tt.turn_handling())
+    tt.attach(session)                           # before session.start
+    await session.start(agent=MyAgent(), room=ctx.room)
+
+`attach` covers every agent the session runs, handed-off agents included: the arbiter taps
+each agent's speech-to-text as the session activates it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from livekit.agents import AgentSession
+from livekit.agents import vad as lk_vad
+from livekit.agents.voice.turn import TurnHandlingOptions
+
+from .arbiter import InterruptionArbiter, OverlapEvent
+from .arbiter.model import ArbiterParams, TextModel, load_params
+from .arbiter.model import ModelFileError as ArbiterFileError
+from .arbiter.onset import OnsetModel
+from .endpointing import AdaptiveTurnDetector, EndpointDecision
+from .endpointing.detector import VAD_MIN_SILENCE_S
+from .endpointing.model import CompletenessModel, PausePrior
+from .endpointing.model import ModelFileError as EndpointingFileError
+from .log import logger
+
+if TYPE_CHECKING:
+    from livekit.agents import Agent
+
+__all__ = [
+    "ENDPOINT_SESSION_EVENT",
+    "FRAMEWORK_MIN_DURATION_S",
+    "TurnTaking",
+    "TurnTakingModels",
+    "load_models",
+]
+
+FRAMEWORK_MIN_DURATION_S = 0.5
+"""LiveKit's default `interruption.min_duration`, seconds (the barge-in used when the
+arbiter is off)."""
+ENDPOINT_SESSION_EVENT = "endpoint_decision"
+"""Event name under which each `EndpointDecision` is emitted on the session."""
+
+EventName = Literal["overlap", "endpoint"]
+
+
+@dataclass(frozen=True)
+class TurnTakingModels:
+    """Weights shared by every session of a process (load once with `load_models`, e.g. in
+    the worker's prewarm)."""
+
+    arbiter_model: TextModel | None = None
+    """The arbiter's text model (None: the arbiter is off, the framework's barge-in is used)."""
+    arbiter_params: ArbiterParams | None = None
+    """The arbiter's shipped operating point."""
+    arbiter_onset: OnsetModel | None = None
+    """The arbiter's early audio classifier (None: it decides on words and duration only)."""
+    completeness: CompletenessModel | None = None
+    """The endpointing's completeness model (None: fixed endpointing)."""
+    pause_prior: PausePrior | None = None
+    """The endpointing's prior over a speaker's pauses."""
+    vad: lk_vad.VAD | None = None
+    """Silero VAD tuned for the adaptive endpointing (`min_silence_duration` 0.25 s), or None
+    when not loaded."""
+    problems: tuple[str, ...] = ()
+    """What could not be loaded (the plugin concerned falls back to framework behaviour)."""
+
+
+def load_models(*, load_vad: bool = True) -> TurnTakingModels:
+    """Load the arbiter's and the endpointing's weights (blocking, well under a second).
+
+    A missing or broken file does not raise: it is logged and recorded in `problems`, and
+    the plugin concerned falls back to the framework's behaviour. `load_vad` also loads the
+    Silero VAD the endpointing needs (skip it when the session builds its own)."""
+    problems: list[str] = []
+    arbiter_model: TextModel | None = None
+    arbiter_params: ArbiterParams | None = None
+    onset: OnsetModel | None = None
+    try:
+        arbiter_model, arbiter_params = TextModel.load(), load_params()
+    except ArbiterFileError as e:
+        problems.append(f"arbiter: {e}")
+    try:
+        onset = OnsetModel.load()
+    except ArbiterFileError as e:
+        problems.append(f"arbiter early audio classifier: {e}")
+    completeness: CompletenessModel | None = None
+    prior: PausePrior | None = None
+    try:
+        completeness, prior = CompletenessModel.load(), PausePrior.load()
+    except EndpointingFileError as e:
+        problems.append(f"endpointing: {e}")
+    vad = _silero_vad(VAD_MIN_SILENCE_S) if load_vad else None
+    for p in problems:
+        logger.error("turn-taking model unavailable, framework behaviour used: %s", p)
+    return TurnTakingModels(
+        arbiter_model=arbiter_model,
+        arbiter_params=arbiter_params,
+        arbiter_onset=onset,
+        completeness=completeness,
+        pause_prior=prior,
+        vad=vad,
+        problems=tuple(problems),
+    )
+
+
+def _silero_vad(min_silence_s: float | None) -> lk_vad.VAD:
+    """Silero VAD with `min_silence_s` (None: Silero's defaults)."""
+    from livekit.plugins import silero
+
+    if min_silence_s is None:
+        return silero.VAD.load()
+    return silero.VAD.load(min_silence_duration=min_silence_s)
+
+
+class TurnTaking:
+    """The interruption arbiter and the adaptive endpointing for one `AgentSession`.
+
+    Build one per session (it holds that conversation's state) from the process's
+    `TurnTakingModels`. `arbiter=False` keeps the framework's VAD barge-in (0.5 s of speech);
+    `adaptive_endpointing=False` keeps its fixed endpointing (0.5-3 s).
+
+    Decisions are reported on the session (`"arbiter_overlap"` with an `OverlapEvent`,
+    `"endpoint_decision"` with an `EndpointDecision`), on this object (`on("overlap", ...)`,
+    `on("endpoint", ...)`), and as DEBUG log lines without transcripts."""
+
+    def __init__(
+        self,
+        models: TurnTakingModels,
+        *,
+        arbiter: bool = True,
+        adaptive_endpointing: bool = True,
+    ) -> None:
+        self._models = models
+        self.arbiter: InterruptionArbiter | None = (
+            InterruptionArbiter(
+                model=models.arbiter_model,
+                params=models.arbiter_params,
+                onset_model=models.arbiter_onset,
+            )
+            if arbiter
+            else None
+        )
+        """The interruption arbiter (None: the framework's barge-in)."""
+        self.endpointing: AdaptiveTurnDetector | None = None
+        """The adaptive turn detector (None: the framework's fixed endpointing)."""
+        if adaptive_endpointing:
+            self.endpointing = AdaptiveTurnDetector(
+                completeness=models.completeness, prior=models.pause_prior
+            )
+            self.endpointing.prewarm()
+        self._overlap_listeners: list[Any] = []
+        self._endpoint_listeners: list[Any] = []
+        self._session: AgentSession[Any] | None = None
+
+    @property
+    def description(self) -> str:
+        """One line saying what this session runs (for a start-up log line)."""
+        parts = [
+            "interruption arbiter" if self.arbiter is not None else "LiveKit VAD barge-in",
+            "adaptive endpointing" if self.endpointing is not None else "fixed endpointing 0.5-3 s",
+        ]
+        if self._models.problems:
+            parts.append("DEGRADED: " + "; ".join(self._models.problems))
+        return " + ".join(parts)
+
+    @property
+    def vad_min_silence_s(self) -> float | None:
+        """Silero `min_silence_duration` the session's VAD needs, seconds (None: any)."""
+        return VAD_MIN_SILENCE_S if self.endpointing is not None else None
+
+    def turn_handling(self) -> TurnHandlingOptions:
+        """`AgentSession(turn_handling=...)` for this configuration. The interruption mode
+        is pinned to "vad" so that the framework's development mode does not switch to its
+        cloud detector."""
+        handling: dict[str, Any] = {
+            "interruption": {
+                "mode": "vad",
+                "min_duration": FRAMEWORK_MIN_DURATION_S,
+                "min_words": 0,
+            },
+            "turn_detection": "vad",
+        }
+        if self.endpointing is not None:
+            handling["turn_detection"] = self.endpointing
+            handling["endpointing"] = self.endpointing.endpointing_options()
+        if self.arbiter is not None:
+            handling.update(self.arbiter.turn_handling())
+        return handling  # type: ignore[return-value]
+
+    def vad(self, base: lk_vad.VAD | None = None) -> lk_vad.VAD:
+        """The VAD the session must use: `base` when the endpointing is off; otherwise a
+        VAD of the same kind with `min_silence_duration` 0.25 s (the endpointing must hear
+        the end of speech before its shortest delay). `base` None: the Silero VAD from
+        `load_models`, or a new one.
+
+        Raises `ValueError` for a VAD that cannot be tuned (not Silero nor LiveKit's
+        local-inference VAD)."""
+        need = self.vad_min_silence_s
+        if need is None:
+            return base if base is not None else _silero_vad(None)
+        if base is None:
+            return self._models.vad if self._models.vad is not None else _silero_vad(need)
+        from livekit.agents import inference
+
+        if isinstance(base, inference.VAD):
+            # keep the caller's executor (an inline one keeps virtual-time tests working)
+            return inference.VAD(min_silence_duration=need, executor=base._executor)
+        from livekit.plugins import silero
+
+        if isinstance(base, silero.VAD):
+            return self._models.vad if self._models.vad is not None else _silero_vad(need)
+        raise ValueError(
+            f"adaptive endpointing needs a Silero VAD with min_silence_duration={need} s; "
+            "pass livekit.plugins.silero.VAD or livekit.agents.inference.VAD, not "
+            f"{type(base).__name__}"
+        )
+
+    def on(self, event: EventName, callback: Any) -> None:
+        """Register `callback` for "overlap" (`OverlapEvent`, one per decided overlap) or
+        "endpoint" (`EndpointDecision`, each time a pause's delay is planned)."""
+        if event == "overlap":
+            self._overlap_listeners.append(callback)
+        elif event == "endpoint":
+            self._endpoint_listeners.append(callback)
+        else:
+            raise ValueError(f"unknown event {event!r}: choose 'overlap' or 'endpoint'")
+
+    def attach(self, session: AgentSession[Any], agent: Agent | None = None) -> None:
+        """Attach to `session` before `session.start`. Every agent the session runs is
+        covered (the first and any handed-off one); `agent` is accepted for symmetry with
+        `InterruptionArbiter.attach` and tapped at once.
+
+        Raises `RuntimeError` when called twice."""
+        if self._session is not None:
+            raise RuntimeError("TurnTaking.attach: already attached; build one per session")
+        self._session = session
+        det, arb = self.endpointing, self.arbiter
+        if det is not None:
+            det.attach(session)
+            det.on("decision", self._on_decision)
+        if arb is not None:
+            arb.attach(session, agent)
+            arb.on("overlap", self._on_overlap)
+
+    def _on_decision(self, dec: EndpointDecision) -> None:
+        if self._session is not None:
+            self._session.emit(ENDPOINT_SESSION_EVENT, dec)  # type: ignore[arg-type]
+        for cb in self._endpoint_listeners:
+            cb(dec)
+
+    def _on_overlap(self, ev: OverlapEvent) -> None:
+        # a backchannel over the agent is not the end of a pause in the user's turn
+        if self.endpointing is not None and ev.label == "backchannel":
+            self.endpointing.on_backchannel()
+        for cb in self._overlap_listeners:
+            cb(ev)
