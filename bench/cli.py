@@ -4,7 +4,7 @@
     python -m bench session  --manifest M.jsonl --out R.json [--baseline NAME ...] [--system NAME]
     python -m bench endpoint --manifest E.jsonl --out R.json [--baseline NAME ...] [--system NAME]
     python -m bench all --data DIR [--quick] [--cache DIR]
-    python -m bench load --sessions 10,25,50 [--soak-minutes M]   # see bench/load.py
+    python -m bench load --sessions 10,25,50 [--soak-minutes M]   # see bench/evaluation/load.py
 
 Exit 0 when a run completed, whatever the figures; 2 with a one-line reason when an input is
 unusable.
@@ -13,38 +13,17 @@ unusable.
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from bench import registry
-from bench.manifest import spread_subset
-from bench.report import build_report, errors, summary_rows, table_text, write_report
-from bench.runners import (
-    SESSION_CLOCKS,
-    InputError,
-    SystemRun,
-    finish_endpoint_metrics,
-    finish_overlap_metrics,
-    load_endpoint_items,
-    load_overlap_items,
-    run_endpoint,
-    run_overlap,
-    run_session,
-)
-from bench.transcripts import SttSettings, TranscriptCache, precompute
+from bench.evaluation.commands import DEFAULT_CACHE, progress, run_command
+from bench.evaluation.report import errors, summary_rows, table_text
+from bench.evaluation.runners import SESSION_CLOCKS, InputError
+from bench.evaluation.suite import run_all
 
 logger = logging.getLogger("bench")
-
-DEFAULT_CACHE = Path(".cache/bench")
-
-
-def _progress(msg: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -85,95 +64,12 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _default_baselines(command: str) -> tuple[str, ...]:
-    match command:
-        case "endpoint":
-            return registry.ENDPOINT_BASELINES
-        case _:
-            return registry.OVERLAP_BASELINES
-
-
-def run_command(
-    command: str,
-    manifest: Path,
-    out: Path,
-    *,
-    system: str = "ours",
-    baselines: Sequence[str] | None = None,
-    cache: Path = DEFAULT_CACHE,
-    limit: int | None = None,
-    stt_source: str = "auto",
-    plots: bool = True,
-    jobs: int = 1,
-    clock: str = "virtual",
-) -> dict[str, Any]:
-    """Run one command and write its report (and plots); returns the report. `jobs`: processes
-    for the transcript precompute, or for the session episodes; `clock`: the session clock
-    (see `bench.runners.SESSION_CLOCKS`).
-
-    Raises `InputError` when an input is unusable.
-    """
-    names = [system] + [b for b in (baselines or _default_baselines(command)) if b != system]
-    stt = TranscriptCache(cache_dir=cache / "transcripts", settings=SttSettings(source=stt_source))
-    t0 = time.perf_counter()
-    if jobs > 1 and command != "session" and stt_source != "none":
-        if command == "endpoint":
-            paths = [it.audio for it in spread_subset(load_endpoint_items(manifest), limit)]
-        else:
-            paths = [it.audio for it in spread_subset(load_overlap_items(manifest), limit)]
-        _progress(f"transcribing {len(paths)} clips with {jobs} processes")
-        precompute(stt, paths, jobs=jobs)
-    runs: list[SystemRun]
-    info: dict[str, Any]
-    match command:
-        case "overlap":
-            runs, info = run_overlap(manifest, names, stt=stt, progress=_progress, limit=limit)
-            blocks = [(r, finish_overlap_metrics(r, info["labels"])) for r in runs]
-        case "session":
-            runs, info = run_session(
-                manifest, names, progress=_progress, limit=limit, clock=clock, jobs=jobs
-            )
-            blocks = [(r, finish_overlap_metrics(r, info["labels"], session=True)) for r in runs]
-        case "endpoint":
-            runs, info = run_endpoint(
-                manifest, names, stt=stt, cache_dir=cache, progress=_progress, limit=limit
-            )
-            blocks = [(r, finish_endpoint_metrics(r, info)) for r in runs]
-        case _:
-            raise ValueError(f"unknown command {command!r}")
-    main_run, main_metrics = blocks[0]
-    extra: dict[str, object] = {
-        "manifest": str(manifest),
-        "n_items": info["n"],
-        "wall_s": round(time.perf_counter() - t0, 2),
-    }
-    if command == "session":
-        extra["clock"] = info["clock"]
-    else:
-        extra["transcripts"] = stt.summary()
-    report = build_report(
-        command,
-        (main_run.name, main_run.items, main_metrics),
-        {r.name: (r.items, m) for r, m in blocks[1:]},
-        extra=extra,
-    )
-    write_report(out, report)
-    if plots:
-        from bench import plots as bplots
-
-        if command == "endpoint":
-            bplots.endpoint_curves(report, out.with_suffix(".tradeoff.png"))
-        else:
-            bplots.latency_histograms(report, out.with_suffix(".latency.png"))
-    return report
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["load"]:
-        # the load benchmark has its own options (bench/load.py)
-        from bench.load import main as load_main
+        # the load benchmark has its own options (bench/evaluation/load.py)
+        from bench.evaluation.load import main as load_main
 
         return load_main(argv[1:])
     args = _parser().parse_args(argv)
@@ -183,7 +79,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("livekit.plugins.silero").setLevel(logging.ERROR)
     try:
         if args.command == "all":
-            run_all = importlib.import_module("bench.suite").run_all
             run_all(
                 data=args.data,
                 quick=args.quick,
@@ -191,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 session_items=args.session_items,
                 stt_source=args.stt,
                 jobs=args.jobs,
-                progress=_progress,
+                progress=progress,
             )
             return 0
         report = run_command(

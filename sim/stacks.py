@@ -3,10 +3,11 @@ benchmark run each configuration by name, side by side.
 
 Stacks: `framework` / `livekit-vad` (LiveKit's defaults: VAD barge-in after 0.5 s of speech,
 min_words 0, pause then resume after a 2 s false interruption, fixed endpointing 0.5-3 s),
-`livekit-min-words-2` (barge-in also needs two transcribed words), `ours-endpointing`
-(framework barge-in + adaptive endpointing), `ours-arbiter` (the interruption arbiter + fixed
-endpointing), `ours` (both, wired together by `turntaking.TurnTaking`, exactly as a user's
-agent runs them).
+`ours-endpointing` (framework barge-in + adaptive endpointing), `ours-arbiter` (the
+interruption arbiter + fixed endpointing), `ours` (both, wired together by
+`turntaking.TurnTaking`, exactly as a user's agent runs them). Other settings of the
+framework's barge-in are built with `framework_stack` (the benchmark's baselines) and handed
+to the harness as a ready `StackSetup`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from livekit.plugins.turntaking.turn_taking import FRAMEWORK_MIN_DURATION_S
 STACK_NAMES = (
     "framework",
     "livekit-vad",
-    "livekit-min-words-2",
     "ours-endpointing",
     "ours-arbiter",
     "ours",
@@ -64,7 +64,11 @@ class StackSetup:
     """The plugin object of an `ours*` stack."""
 
 
-def _framework(name: str, min_words: int) -> StackSetup:
+def framework_stack(name: str, *, min_words: int = 0) -> StackSetup:
+    """The framework's defaults under `name`, its VAD barge-in also waiting for `min_words`
+    transcribed words (>= 0; 0 is LiveKit's default)."""
+    if min_words < 0:
+        raise ValueError(f"min_words must be >= 0, got {min_words}")
     return StackSetup(
         name=name,
         description=(
@@ -140,9 +144,7 @@ def configure_stack(name: str, models: TurnTakingModels | None = None) -> StackS
     The `ours*` stacks need `models` from `turntaking.load_models()`."""
     match name:
         case "framework" | "livekit-vad":
-            return _framework(name, 0)
-        case "livekit-min-words-2":
-            return _framework(name, 2)
+            return framework_stack(name)
         case "ours-endpointing":
             return _ours(name, _require(models, name), arbiter=False, endpointing=True)
         case "ours-arbiter":

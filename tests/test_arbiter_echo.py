@@ -116,7 +116,7 @@ def test_double_talk_is_not_echo(user_db: float) -> None:
     ref = ClipTTS(library=ClipLibrary.from_lines(AGENT_LINES)).render(SCENES["backchannel"].opening)
     assert ref.size / TTS_SAMPLE_RATE_HZ > 8.0
     echo = _delay(_resample(ref, REF_RATE, MIC_RATE), 0.06, MIC_RATE, -20.0)
-    # "Two two three." is the demo's clip before stop 20 (the demo now says the whole
+    # "Two two three." is the demo's clip before 2026-12-02 (the demo now says the whole
     # number), kept so the bounds below are read on the signal they were set on
     talk = np.concatenate(
         [

@@ -8,14 +8,13 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
+from livekit.plugins.turntaking.arbiter.frontend import ANALYSIS_FRAME_S, ArbiterFrontEnd
 from livekit.plugins.turntaking.arbiter.model import (
     ArbiterDecider,
     ArbiterParams,
     ArbiterState,
     ModelFileError,
     OverlapEvent,
-    VoiceActivity,
-    frame_features,
 )
 from livekit.plugins.turntaking.arbiter.onset import (
     ALIGN_LEAD_S,
@@ -230,7 +229,7 @@ def test_model_roundtrip_and_file_errors(tmp_path: Path) -> None:
     assert OnsetModel.load(tmp_path / "a.npz").aligned
     with pytest.raises(ValueError, match="horizon_s must be one of"):
         model.probability(x, RATE, 0.25)
-    with pytest.raises(ModelFileError, match="train_onset"):
+    with pytest.raises(ModelFileError, match="bench.training.onset"):
         OnsetModel.load(tmp_path / "missing.npz")
     (tmp_path / "broken.npz").write_bytes(b"not a zip")
     with pytest.raises(ModelFileError):
@@ -265,12 +264,10 @@ def test_model_file_keeps_its_chunk_length_and_older_files_read_as_50_ms(
 
 def onset_index(x: npt.NDArray[np.float32]) -> int:
     """Sample index of the onset the arbiter's own speech detector reports in `x`."""
-    vad = VoiceActivity()
-    for k in range(len(x) // 320):
-        edge = vad.push(frame_features(x[k * 320 : (k + 1) * 320], RATE), (k + 1) * 0.02)
-        if edge is not None and edge[0] == "start":
-            return int(round(edge[1] * RATE))
-    raise AssertionError("no onset found")
+    at = ArbiterFrontEnd.onset_sample(x, RATE)
+    if at is None:
+        raise AssertionError("no onset found")
+    return at
 
 
 def early_probabilities(model: OnsetModel, x: npt.NDArray[np.float32]) -> list[float]:
@@ -448,48 +445,85 @@ def test_speech_that_sounds_like_an_interruption_stops_the_agent_sooner() -> Non
 
 
 def test_shipped_model_scores_wait_alike_wherever_it_falls_in_a_detector_frame() -> None:
-    # stop 12's model, scoring from the frame-grid onset, gave this clip 0.91-0.99 over
-    # such shifts, so the demo stopped early in some runs and not in others
+    # a model scoring from the frame-grid onset (shipped until 2026-12-01) gave this clip
+    # 0.91-0.99 over such shifts, so the demo stopped early in some runs and not in others
     model = OnsetModel.load()
     wait = load_clip(ASSETS / "wait_stop_tuesday.flac", RATE)
     per_pad = np.array(
         [early_probabilities(model, with_lead(8000 + pad, wait)) for pad in range(0, 320, 32)]
     )
-    assert np.ptp(per_pad, axis=0).max() < 0.02  # stop 12: 0.07-0.08
+    assert np.ptp(per_pad, axis=0).max() < 0.02  # frame-grid onset: 0.07-0.08
 
 
 # ---------------------------------------------------------------------------- input frames
 
 
-def test_the_arbiter_analyses_20_ms_frames_whatever_size_the_room_sends() -> None:
-    from livekit.plugins.turntaking.arbiter.arbiter import InterruptionArbiter
-
-    arb = InterruptionArbiter(model=toy_model(), echo_reference=False)
+def test_the_front_end_analyses_20_ms_frames_whatever_size_the_room_sends() -> None:
+    front = ArbiterFrontEnd()
     x = np.arange(RATE, dtype=np.float32)  # sample k has value k: pieces show their origin
     # LiveKit's room input default: 50 ms frames, ending at 0.05, 0.10, ... s
     pieces = []
     for k in range(4):
-        pieces += arb._analysis_frames(x[k * 800 : (k + 1) * 800], RATE, (k + 1) * 0.05)
+        pieces += front.frames(x[k * 800 : (k + 1) * 800], RATE, (k + 1) * 0.05)
     assert [len(p) for p, _ in pieces] == [320] * 10
     assert [round(t, 3) for _, t in pieces] == [0.02 * (k + 1) for k in range(10)]
     assert all(p[0] == 320 * k for k, (p, _) in enumerate(pieces))  # nothing lost or doubled
     # 10 ms frames: a piece every second frame
-    arb = InterruptionArbiter(model=toy_model(), echo_reference=False)
-    got = [
-        len(arb._analysis_frames(x[k * 160 : (k + 1) * 160], RATE, 0.01 * (k + 1)))
-        for k in range(4)
-    ]
+    front = ArbiterFrontEnd()
+    got = [len(front.frames(x[k * 160 : (k + 1) * 160], RATE, 0.01 * (k + 1))) for k in range(4)]
     assert got == [0, 1, 0, 1]
     # a new sample rate is a new signal: what was held over is dropped
-    arb._analysis_frames(x[:160], RATE, 0.01)
-    assert [len(p) for p, _ in arb._analysis_frames(x[:480], 24_000, 0.03)] == [480]
+    front.frames(x[:160], RATE, 0.01)
+    assert [len(p) for p, _ in front.frames(x[:480], 24_000, 0.03)] == [480]
+    # so is what is held when the stream pauses
+    front.frames(x[:160], RATE, 0.01)
+    front.drop_held()
+    assert front.frames(x[:160], RATE, 0.02) == []
 
 
-def test_training_benchmark_and_run_time_share_one_analysis_frame() -> None:
-    # (bench.onset_voices streams through bench.ours_overlap.trace_item: no frame of its own)
-    from livekit.plugins.turntaking.arbiter.arbiter import ANALYSIS_FRAME_S
-
-    from bench import ours_overlap, train_onset
+def test_training_benchmark_and_run_time_share_one_front_end() -> None:
+    # the benchmark's replay and the training read whole clips (`clip`), the arbiter streams
+    # room frames (`push`): the same analysis frames, features, onsets and early scores
     from sim.audio_io import DEFAULT_FRAME_S
 
-    assert ours_overlap.FRAME_S == train_onset.FRAME_S == ANALYSIS_FRAME_S == DEFAULT_FRAME_S
+    assert ANALYSIS_FRAME_S == DEFAULT_FRAME_S  # the harness's input frames are whole ones
+    x = with_lead(8000, tone(0.6))
+    model = random_model(aligned=True)
+    replayed = list(ArbiterFrontEnd(model, score_own_onsets=True).clip(x, RATE))
+    live = ArbiterFrontEnd(model, score_own_onsets=True)
+    streamed = []
+    for k in range(0, len(x), 800):
+        piece = x[k : k + 800]
+        streamed += live.push(piece, RATE, (k + len(piece)) / RATE)
+    assert len(streamed) == len(replayed) == len(x) // 320
+    for a, b in zip(replayed, streamed, strict=True):
+        assert np.array_equal(a.samples, b.samples) and a.features == b.features
+        assert a.end_s == pytest.approx(b.end_s, abs=1e-9)
+        assert (a.edge is None) == (b.edge is None)
+        assert [s.probability for s in a.early] == pytest.approx([s.probability for s in b.early])
+    starts = [f.edge[1] for f in replayed if f.edge is not None and f.edge[0] == "start"]
+    assert len(starts) == 1 and abs(starts[0] - 0.5) <= 0.02
+    assert ArbiterFrontEnd.onset_sample(x, RATE) == int(round(starts[0] * RATE))
+    assert sum(len(f.early) for f in replayed) == len(model.horizons_s)
+
+
+def test_the_front_end_closes_a_run_of_speech_left_open() -> None:
+    front = ArbiterFrontEnd(random_model())
+    frames = list(front.clip(with_lead(8000, tone(1.0)), RATE))
+    assert front.speaking and front.speech_start_s is not None
+    assert not any(f.early for f in frames)  # no onset started the scoring
+    front.end_speech()
+    assert not front.speaking and front.speech_start_s is None
+    # the next sound is a new onset the detector reports
+    edges = [f.edge for f in front.clip(with_lead(8000, tone(0.5)), RATE) if f.edge is not None]
+    assert edges and edges[0][0] == "start"
+
+
+def test_the_front_end_refuses_what_it_cannot_do() -> None:
+    with pytest.raises(ValueError, match="score_own_onsets needs detect_speech"):
+        ArbiterFrontEnd(random_model(), detect_speech=False, score_own_onsets=True)
+    with pytest.raises(ValueError, match="whole number of samples, got 11025"):
+        list(ArbiterFrontEnd().clip(np.zeros(11025, np.float32), 11025))
+    quiet = ArbiterFrontEnd(detect_speech=False)
+    assert all(f.edge is None for f in quiet.clip(with_lead(8000, tone(0.5)), RATE))
+    assert not quiet.speaking and not quiet.scoring

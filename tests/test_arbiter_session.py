@@ -238,7 +238,7 @@ def test_a_misheard_interim_waits_for_the_final_while_the_agent_is_paused(
     # "uh huh" pauses the agent on its sound; the recogniser's interim hears "Hot" (a word
     # with content, P(interruption) about 0.7) and its final "Uh huh.". With the shipped
     # `interim_confirm_threshold` the final settles the pause: the agent resumes and nothing
-    # reaches the LLM. With 0 (before stop 26) the interim confirms it and the backchannel
+    # reaches the LLM. With 0 (before 2026-12-03) the interim confirms it and the backchannel
     # becomes a turn.
     params = replace(load_params(), early_threshold=0.01, sustained_speech_s=5.0)
     if interim_confirm_threshold is not None:

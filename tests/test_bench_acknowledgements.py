@@ -10,7 +10,7 @@ from livekit.plugins.turntaking.arbiter.model import (
     acknowledgement_only,
 )
 
-from bench.acknowledgements import derive
+from bench.training.acknowledgements import derive
 
 BACKCHANNELS = [["mmm"]] * 6 + [["um"]] * 5 + [["yeah"]] * 4 + [["cool", "beans"]] * 2
 

@@ -3,8 +3,8 @@ baselines, on literal timelines (stream seconds), and the shared VAD timeline's 
 
 import pytest
 
-from bench.baselines.livekit_overlap import first_firing
-from bench.types import TranscriptEvent
+from bench.evaluation.baselines.livekit_overlap import first_firing
+from bench.evaluation.types import TranscriptEvent
 
 # One VAD inference every 0.1 s; speech has lasted (t - 0.1) s at stream time t.
 FRAMES = [(round(0.1 * k, 1), round(max(0.0, 0.1 * (k - 1)), 1)) for k in range(1, 21)]
@@ -69,8 +69,8 @@ def test_a_shared_vad_timeline_is_charged_to_every_system_that_reads_it(
 
     import numpy as np
 
-    from bench.baselines import vad_timeline as vt
-    from bench.runners import SystemRun
+    from bench.evaluation.baselines import vad_timeline as vt
+    from bench.evaluation.runners import SystemRun
 
     computed: list[int] = []
 

@@ -13,14 +13,9 @@ import numpy as np
 import pytest
 
 from bench.cli import main
-from bench.types import (
-    EndpointItem,
-    EndpointOutcome,
-    OverlapDecision,
-    OverlapItem,
-    Samples,
-    TranscriptEvent,
-)
+from bench.datasets.audio import Samples
+from bench.datasets.manifest import EndpointItem, OverlapItem
+from bench.evaluation.types import EndpointOutcome, OverlapDecision, TranscriptEvent
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bench_cli"
 
@@ -166,13 +161,13 @@ def test_unreadable_audio_is_named(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_suite_picks_val_test_clean_telephony_sets() -> None:
     from types import SimpleNamespace
 
-    from bench.suite import _find_sets
+    from bench.evaluation.suite import find_sets
 
     built = SimpleNamespace(
         overlap={"val/clean": "o1", "test/telephony": "o2", "test/noise": "o3"},
         endpoint={"test/clean": "e1", "train/clean": "e2"},
     )
-    got = {(r.command, r.split, r.condition, str(r.manifest)) for r in _find_sets(built)}
+    got = {(r.command, r.split, r.condition, str(r.manifest)) for r in find_sets(built)}
     assert got == {
         ("overlap", "val", "clean", "o1"),
         ("overlap", "test", "telephony", "o2"),
@@ -192,7 +187,7 @@ def test_load_subcommand_is_routed_and_rejects_bad_options(
 
 
 def test_a_quick_run_writes_apart_from_a_full_run_of_the_same_day(tmp_path: Path) -> None:
-    from bench.suite import results_dir
+    from bench.evaluation.suite import results_dir
 
     full = results_dir(tmp_path, "2026-12-01", quick=False)
     quick = results_dir(tmp_path, "2026-12-01", quick=True)

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import datasets
-from bench.corpus import MrdaUtterance, MrdaWord
-from bench.derive import _MeetingIndex, is_backchannel_like
-from bench.render import Renderer
-from bench.types import BENCH_SAMPLE_RATE_HZ, Samples
+from bench.datasets import build
+from bench.datasets.audio import BENCH_SAMPLE_RATE_HZ, Samples
+from bench.datasets.corpus import MrdaUtterance, MrdaWord
+from bench.datasets.derive import MeetingIndex, is_backchannel_like
+from bench.datasets.render import Renderer
 
 FIX = Path(__file__).parent / "fixtures" / "bench"
 
@@ -55,7 +55,7 @@ def _agent_plain(utts: list[MrdaUtterance], u: MrdaUtterance, t0: float) -> int 
 def test_meeting_index_scans_match_plain_scans(seed: int) -> None:
     rng = random.Random(seed)
     utts = _random_meeting(rng, rng.randint(1, 60))
-    index = _MeetingIndex(utts)
+    index = MeetingIndex(utts)
     for k, u in enumerate(utts):
         t0 = u.words[0].start_s
         assert index.agent_of(u, t0) == _agent_plain(utts, u, t0)
@@ -101,11 +101,11 @@ def _tree(root: Path) -> dict[str, str]:
 def test_build_does_not_depend_on_workers_or_job_split(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(datasets, "Renderer", _StandInVoice)
-    monkeypatch.setattr(datasets, "VARIANT_CHUNK", 1)
-    one = datasets.build_sets(corpus, tmp_path / "a", quick=True, workers=1, splits=("test",))
-    monkeypatch.setattr(datasets, "VARIANT_CHUNK", 1000)
-    two = datasets.build_sets(corpus, tmp_path / "b", quick=True, workers=2, splits=("test",))
+    monkeypatch.setattr(build, "Renderer", _StandInVoice)
+    monkeypatch.setattr(build, "VARIANT_CHUNK", 1)
+    one = build.build_sets(corpus, tmp_path / "a", quick=True, workers=1, splits=("test",))
+    monkeypatch.setattr(build, "VARIANT_CHUNK", 1000)
+    two = build.build_sets(corpus, tmp_path / "b", quick=True, workers=2, splits=("test",))
     assert one.summary["clips_rendered_this_run"] > 0
     assert sorted(one.overlap) == sorted(two.overlap)
     assert sorted(one.endpoint) == sorted(two.endpoint)
@@ -121,18 +121,18 @@ def test_build_does_not_depend_on_workers_or_job_split(
 def test_rebuild_reuses_every_clip_and_variant(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(datasets, "Renderer", _StandInVoice)
-    datasets.build_sets(corpus, tmp_path / "c", quick=True, splits=("test",))
+    monkeypatch.setattr(build, "Renderer", _StandInVoice)
+    build.build_sets(corpus, tmp_path / "c", quick=True, splits=("test",))
     audio = list((tmp_path / "c" / "audio").rglob("*.flac"))
     before = {p: p.stat().st_mtime_ns for p in audio}
-    again = datasets.build_sets(corpus, tmp_path / "c", quick=True, splits=("test",))
+    again = build.build_sets(corpus, tmp_path / "c", quick=True, splits=("test",))
     assert again.summary["clips_rendered_this_run"] == 0
     assert {p: p.stat().st_mtime_ns for p in audio} == before
     # a variant older than its clean clip is written again, and only it
     clean = next(p for p in audio if p.parent.name == "clean")
-    stale = clean.parent.parent / f"telephony-v{datasets.VARIANT_VERSION}" / clean.name
+    stale = clean.parent.parent / f"telephony-v{build.VARIANT_VERSION}" / clean.name
     stale.unlink()
-    datasets.build_sets(corpus, tmp_path / "c", quick=True, splits=("test",))
+    build.build_sets(corpus, tmp_path / "c", quick=True, splits=("test",))
     assert stale.is_file()
     assert {p: p.stat().st_mtime_ns for p in audio if p != stale} == {
         p: t for p, t in before.items() if p != stale
@@ -142,14 +142,12 @@ def test_rebuild_reuses_every_clip_and_variant(
 def test_capped_build_renders_exactly_the_items_a_capped_run_evaluates(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bench.manifest import load_endpoint_manifest, load_overlap_manifest, spread_subset
+    from bench.datasets.manifest import load_endpoint_manifest, load_overlap_manifest, spread_subset
 
-    monkeypatch.setattr(datasets, "Renderer", _StandInVoice)
-    whole = datasets.build_sets(corpus, tmp_path / "w", quick=True, splits=("test",))
+    monkeypatch.setattr(build, "Renderer", _StandInVoice)
+    whole = build.build_sets(corpus, tmp_path / "w", quick=True, splits=("test",))
     caps = {"overlap": 3, "endpoint": 2}
-    capped = datasets.build_sets(
-        corpus, tmp_path / "k", quick=True, splits=("test",), item_caps=caps
-    )
+    capped = build.build_sets(corpus, tmp_path / "k", quick=True, splits=("test",), item_caps=caps)
     assert capped.root.name == "quick-evaluated"
     ov_all = load_overlap_manifest(whole.overlap["test/clean"])
     ov_cap = load_overlap_manifest(capped.overlap["test/clean"])
@@ -162,7 +160,7 @@ def test_capped_build_renders_exactly_the_items_a_capped_run_evaluates(
     rendered = {p.stem for p in (tmp_path / "k" / "audio").rglob("clean/*.flac")}
     assert rendered == {i.id for i in ov_cap} | {i.id for i in ep_cap}
     with pytest.raises(ValueError, match="item_caps"):
-        datasets.build_sets(corpus, tmp_path / "x", quick=True, item_caps={"session": 2})
+        build.build_sets(corpus, tmp_path / "x", quick=True, item_caps={"session": 2})
 
 
 def test_command_line_builds_the_splits_and_caps_it_is_given(
@@ -171,14 +169,14 @@ def test_command_line_builds_the_splits_and_caps_it_is_given(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from bench.manifest import load_overlap_manifest
+    from bench.datasets.manifest import load_overlap_manifest
 
-    monkeypatch.setattr(datasets, "Renderer", _StandInVoice)
+    monkeypatch.setattr(build, "Renderer", _StandInVoice)
     argv = ["--data", str(corpus), "--cache", str(tmp_path), "--quick", "--splits", "test"]
-    assert datasets.main([*argv, "--overlap-items", "3", "--endpoint-items", "2"]) == 0
+    assert build.main([*argv, "--overlap-items", "3", "--endpoint-items", "2"]) == 0
     out = capsys.readouterr().out
     assert "test/clean" in out and "val/" not in out
     m = tmp_path / "quick-evaluated" / "overlap" / "test-clean.jsonl"
     assert len(load_overlap_manifest(m)) == 3
-    assert datasets.main([*argv, "--overlap-items", "0"]) == 2
+    assert build.main([*argv, "--overlap-items", "0"]) == 2
     assert "item_caps" in capsys.readouterr().err

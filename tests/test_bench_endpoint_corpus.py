@@ -8,16 +8,9 @@ import numpy as np
 import pytest
 from livekit.plugins.turntaking.endpointing.model import DEFAULT_CEILING_S, CompletenessModel
 
-from bench.endpoint_corpus import adaptive_delays, main, markdown, replay_split, run
-from bench.train_endpointing import (
-    Silence,
-    Word,
-    design,
-    examples,
-    fit,
-    meeting_silences,
-    read_meeting,
-)
+from bench.datasets.silences import Silence, Word, meeting_silences, read_meeting
+from bench.evaluation.endpoint_corpus import adaptive_delays, main, markdown, replay_split, run
+from bench.training.endpointing import design, examples, fit
 from tests.test_endpointing_model import PRIOR
 
 

@@ -9,16 +9,23 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from bench.audio import AudioError, load_audio
-from bench.manifest import (
+from bench.datasets.audio import AudioError, load_audio
+from bench.datasets.manifest import (
+    EndpointItem,
     ManifestError,
+    OverlapItem,
     load_endpoint_manifest,
     load_overlap_manifest,
     write_endpoint_manifest,
     write_overlap_manifest,
 )
-from bench.render import add_noise, apply_gain_db, mu_law_roundtrip, speech_bounds, telephony
-from bench.types import EndpointItem, OverlapItem
+from bench.datasets.render import (
+    add_noise,
+    apply_gain_db,
+    mu_law_roundtrip,
+    speech_bounds,
+    telephony,
+)
 
 RATE = 16_000
 
@@ -299,8 +306,8 @@ def test_speech_bounds_find_the_tone() -> None:
 def test_tools_that_tune_on_val_refuse_test_manifests(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from bench import endpoint_text, onset_voices, stt_window, train_arbiter, train_onset
-    from bench.manifest import refuse_test_manifests
+    from bench.datasets.manifest import refuse_test_manifests
+    from bench.training import arbiter, onset
 
     val, test = tmp_path / "val-clean.jsonl", tmp_path / "test-clean.jsonl"
     assert not refuse_test_manifests([val], "why")
@@ -308,8 +315,5 @@ def test_tools_that_tune_on_val_refuse_test_manifests(
     assert f"refusing {test}: chosen on val" in capsys.readouterr().err
     # each tool refuses before it reads anything (the data folder does not even exist)
     missing = str(tmp_path / "no-data")
-    assert train_arbiter.main(["--data", missing, "--val-manifest", str(test)]) == 2
-    assert train_onset.main(["--data", missing, "--val-manifest", str(test)]) == 2
-    assert onset_voices.main(["--manifest", str(test)]) == 2
-    assert stt_window.main(["--manifest", str(test)]) == 2
-    assert endpoint_text.main(["--manifest", str(test)]) == 2
+    assert arbiter.main(["--data", missing, "--val-manifest", str(test)]) == 2
+    assert onset.main(["--data", missing, "--val-manifest", str(test)]) == 2

@@ -6,15 +6,16 @@ import math
 
 import pytest
 
-from bench.baselines.endpoint import (
+from bench.datasets.manifest import EndpointItem
+from bench.evaluation.baselines.endpoint import (
     commit_times,
     delays_from_probabilities,
     eot_query_times,
     judge,
     silence_firings,
 )
-from bench.baselines.livekit_overlap import first_firing
-from bench.metrics import (
+from bench.evaluation.baselines.livekit_overlap import first_firing
+from bench.evaluation.metrics import (
     CurvePoint,
     best_cutoff_at_latency,
     best_latency_at_cutoff,
@@ -24,7 +25,7 @@ from bench.metrics import (
     quantile,
     wilson_interval,
 )
-from bench.types import EndpointItem, EndpointOutcome, OverlapResultItem, TranscriptEvent
+from bench.evaluation.types import EndpointOutcome, OverlapResultItem, TranscriptEvent
 
 
 def test_wilson_interval_hand_values() -> None:
@@ -228,7 +229,7 @@ def test_livekit_rule_after_audio_events_still_count() -> None:
 
 
 def test_spread_subset_keeps_order_and_mix() -> None:
-    from bench.manifest import spread_subset
+    from bench.datasets.manifest import spread_subset
 
     items = ["b"] * 6 + ["i"] * 6
     sub = spread_subset(items, 4)
@@ -237,43 +238,3 @@ def test_spread_subset_keeps_order_and_mix() -> None:
     assert spread_subset(items, 50) == items
     with pytest.raises(ValueError, match="limit"):
         spread_subset(items, 0)
-
-
-def test_stt_window_scoring_on_literal_words() -> None:
-    from bench.stt_window import edit_distance, words
-
-    assert words("Uh huh. Wait, I-don't know!") == ["uh", "huh", "wait", "i", "don't", "know"]
-    assert edit_distance([], []) == 0
-    assert edit_distance(["a", "b", "c"], ["a", "b", "c"]) == 0
-    assert edit_distance(["a", "b", "c"], ["a", "x", "c"]) == 1  # substitution
-    assert edit_distance(["a", "b", "c"], ["a", "c"]) == 1  # deletion
-    assert edit_distance(["a", "b"], ["a", "b", "b", "b"]) == 2  # insertions
-    assert edit_distance(["a", "b"], []) == 2
-
-
-def test_endpoint_text_reference_timeline() -> None:
-    from pathlib import Path
-
-    from bench.endpoint_text import reference_timeline
-
-    item = EndpointItem(
-        id="x",
-        audio=Path("x.wav"),
-        speech_end_s=4.0,
-        pauses=((1.0, 1.5), (2.5, 2.8)),
-        text="so we go and then we stop.",
-        pause_texts=("so we go", "so we go and then"),
-    )
-    tl = reference_timeline(item, 0.2)
-    assert [(e.at_s, e.audio_end_s, e.text) for e in tl] == [
-        (1.2, 1.0, "so we go"),
-        (2.7, 2.5, "so we go and then"),
-        (4.2, 4.0, "so we go and then we stop."),
-    ]
-    assert not any(e.is_final for e in tl)
-    with pytest.raises(ValueError, match="pause_texts"):
-        reference_timeline(
-            EndpointItem(id="y", audio=Path("y.wav"), speech_end_s=1.0, pauses=((0.2, 0.5),)), 0.0
-        )
-    with pytest.raises(ValueError, match="lag_s"):
-        reference_timeline(item, -0.1)

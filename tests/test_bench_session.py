@@ -12,10 +12,9 @@ from typing import Any
 
 import pytest
 
-from bench import runners
-from bench.runners import SystemRun, _merge_runs, run_session
-from bench.types import OverlapResultItem
-from sim import episodes
+from bench.evaluation import episodes, runners
+from bench.evaluation.runners import SystemRun, merge_runs, run_session
+from bench.evaluation.types import OverlapResultItem
 from sim.virtual_time import ChargedExecutor, VirtualTimeLoop
 
 MANIFEST = Path(__file__).parent / "fixtures" / "bench_cli" / "overlap.jsonl"
@@ -106,7 +105,7 @@ def _part(ids: list[str], *, error: str | None = None) -> SystemRun:
 def test_merge_puts_results_back_in_manifest_order() -> None:
     # 5 items over 2 processes: process 0 took items 0, 2, 4 and process 1 items 1, 3
     chunks = [[0, 2, 4], [1, 3]]
-    merged = _merge_runs("s", [_part(["i0", "i2", "i4"]), _part(["i1", "i3"])], chunks)
+    merged = merge_runs("s", [_part(["i0", "i2", "i4"]), _part(["i1", "i3"])], chunks)
     assert [r.id for r in merged.results] == ["i0", "i1", "i2", "i3", "i4"]
     assert merged.item_cpu_s == [1.0, 1.0, 2.0, 2.0, 3.0]
     assert merged.cpu_s == pytest.approx(9.0) and merged.audio_s == pytest.approx(10.0)
@@ -118,13 +117,13 @@ def test_merge_keeps_only_results_before_the_first_failure() -> None:
     # would have stopped at item 3, so items 3 and 4 are dropped
     chunks = [[0, 2, 4], [1, 3]]
     parts = [_part(["i0", "i2", "i4"]), _part(["i1"], error="s failed on i3: boom")]
-    merged = _merge_runs("s", parts, chunks)
+    merged = merge_runs("s", parts, chunks)
     assert [r.id for r in merged.results] == ["i0", "i1", "i2"]
     assert merged.error == "s failed on i3: boom"
     assert merged.cpu_s == pytest.approx(1.0 + 1.0 + 2.0)
     # the earliest failure wins whichever process reports it
     parts = [_part(["i0"], error="s failed on i2: first"), _part(["i1"], error="late")]
-    merged = _merge_runs("s", parts, chunks)
+    merged = merge_runs("s", parts, chunks)
     assert [r.id for r in merged.results] == ["i0", "i1"] and merged.error == (
         "s failed on i2: first"
     )

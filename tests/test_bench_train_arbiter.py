@@ -10,11 +10,13 @@ from typing import Any, cast
 import pytest
 from livekit.plugins.turntaking.arbiter.model import ArbiterParams
 
-from bench.train_arbiter import (
+from bench.evaluation.types import OverlapDecision
+from bench.training.arbiter import (
     FALSE_STOP_TARGET,
     INTERIM_CONFIRM_THRESHOLDS,
     PAUSE_WAITS,
     RECALL_TOLERANCE_ITEMS,
+    SEARCH_START,
     best_point,
     choose_interim_confirm,
     choose_pause_wait,
@@ -22,7 +24,6 @@ from bench.train_arbiter import (
     choose_sustained_speech,
     main,
 )
-from bench.types import OverlapDecision
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ class _WaitProbe:
 
 
 def _choose_wait(traces: list[tuple[str, _LateFinal]]) -> dict[str, object]:
-    return choose_pause_wait(cast(Any, _WaitProbe()), cast(Any, traces), ArbiterParams())
+    return choose_pause_wait(cast(Any, _WaitProbe()), cast(Any, traces), SEARCH_START)
 
 
 def test_the_shortest_wait_that_lets_late_acknowledgements_resume_is_kept() -> None:
@@ -132,7 +133,7 @@ class _InterimProbe:
 
 
 def _choose_interim(traces: list[tuple[str, _Interim]]) -> dict[str, object]:
-    return choose_interim_confirm(cast(Any, _InterimProbe()), cast(Any, traces), ArbiterParams())
+    return choose_interim_confirm(cast(Any, _InterimProbe()), cast(Any, traces), SEARCH_START)
 
 
 def test_the_lowest_interim_threshold_that_lets_the_finals_resume_is_kept() -> None:

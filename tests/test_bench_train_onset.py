@@ -8,19 +8,19 @@ import numpy as np
 import pytest
 from livekit.plugins.turntaking.arbiter.onset import CHUNK_S, N_BANDS, OnsetModel
 
-from bench.train_onset import (
+from bench.datasets.audio import BENCH_SAMPLE_RATE_HZ
+from bench.training.onset import (
     HORIZONS_S,
-    _place,
     featurize,
     fit,
     noise_clips,
     onset_of,
     perturb,
+    place,
     roc_report,
     sound_burst,
     training_clips,
 )
-from bench.types import BENCH_SAMPLE_RATE_HZ
 
 RATE = BENCH_SAMPLE_RATE_HZ
 
@@ -42,7 +42,7 @@ def test_roc_report_counts_recall_at_fixed_false_alarms() -> None:
 
 def test_the_onset_is_where_the_speech_detector_reports_it() -> None:
     np_rng = np.random.default_rng(1)
-    x = _place(vowel(0.5, 140.0), np_rng)
+    x = place(vowel(0.5, 140.0), np_rng)
     at = onset_of(x)
     lead = int(np.argmax(np.abs(x) > 0.01))
     assert at is not None and abs(at - lead) <= 0.02 * RATE
@@ -71,7 +71,7 @@ def test_fit_learns_to_tell_two_sounds_apart_at_every_horizon() -> None:
     for k in range(80):
         # "interruptions" open on a high voice, "backchannels" on a low one
         y = k % 2
-        f = featurize(_place(vowel(0.5, 220.0 if y else 100.0), np_rng))
+        f = featurize(place(vowel(0.5, 220.0 if y else 100.0), np_rng))
         assert f is not None and [len(v) for v in f] == [
             int(round(h / CHUNK_S)) * N_BANDS for h in HORIZONS_S
         ]
@@ -85,63 +85,10 @@ def test_fit_learns_to_tell_two_sounds_apart_at_every_horizon() -> None:
         assert roc_report(scores, y_arr)["auc"] > 0.95, h
 
 
-def test_held_out_voices_are_not_training_voices() -> None:
-    from bench.onset_voices import VOICES
-    from bench.train_onset import ESPEAK_VOICES
-
-    assert not set(VOICES) & set(ESPEAK_VOICES)
-
-
-def test_the_voice_check_applies_the_deciders_running_mean_rule() -> None:
-    from livekit.plugins.turntaking.arbiter.model import ArbiterParams
-    from livekit.plugins.turntaking.arbiter.onset import OnsetScore
-
-    from bench.onset_voices import rule_fires
-
-    params = ArbiterParams(early_threshold=0.97, min_voiced_s=0.12)
-
-    def scores(*pv: tuple[float, float]) -> list[OnsetScore]:
-        # (P, voiced s) at the horizons 0.15 and 0.2 s
-        return [OnsetScore(h, p, v) for h, (p, v) in zip((0.15, 0.2), pv, strict=True)]
-
-    # one confident horizon after a doubtful one is not enough
-    assert not rule_fires(scores((0.5, 0.15), (0.99, 0.2)), params)
-    assert rule_fires(scores((0.98, 0.15), (0.97, 0.2)), params)
-    # confident but too little voiced sound (a click)
-    assert not rule_fires(scores((0.99, 0.04), (0.99, 0.06)), params)
-
-
-def test_the_voice_checks_sound_only_replay_counts_stops_before_words() -> None:
-    from livekit.plugins.turntaking.arbiter.model import ArbiterParams
-
-    from bench.onset_voices import sound_stops
-    from tests.test_arbiter_onset import random_model, with_lead
-
-    model = random_model(aligned=True)
-    x = with_lead(8000, vowel(1.0, 150.0))
-    off = ArbiterParams(early_threshold=1.0, quick_audio_threshold=1.0, sustained_speech_s=0.8)
-    # no rule that acts on sound alone fires within 0.5 s: words would decide
-    assert not sound_stops(model, x, off)
-    # the duration rule does, once it is short enough, and only within the window counted
-    short = ArbiterParams(early_threshold=1.0, quick_audio_threshold=1.0, sustained_speech_s=0.3)
-    assert sound_stops(model, x, short)
-    assert not sound_stops(model, x, short, within_s=0.2)
-    # the quick tier: an early mean >= its threshold lets 0.2 s of running speech stop
-    quick = ArbiterParams(
-        early_threshold=1.0,
-        quick_audio_threshold=0.01,
-        quick_speech_s=0.2,
-        sustained_speech_s=0.8,
-        sustained_audio_floor=0.0,
-    )
-    assert sound_stops(model, x, quick)
-    assert not sound_stops(model, with_lead(8000, vowel(0.1, 150.0)), quick)
-
-
 def test_training_clips_perturb_every_render_of_every_item_with_its_label() -> None:
     from types import SimpleNamespace
 
-    from bench.derive import OverlapSpec
+    from bench.datasets.derive import OverlapSpec
 
     picked = cast(
         list[OverlapSpec],

@@ -24,8 +24,6 @@ import numpy.typing as npt
 from .log import logger
 
 __all__ = [
-    "ENCODER_FRAME_S",
-    "ENCODER_WINDOW_S_RANGE",
     "SAMPLE_RATE_HZ",
     "EnergyVad",
     "SegmenterEvent",
@@ -77,12 +75,6 @@ COMPRESSION_RATIO_MAX = 2.4
 result is discarded and the call re-decoded on the full 30 s window."""
 AVG_LOGPROB_MIN = -1.0
 """Whisper's own low-confidence test (mean token log-probability); below it, likewise."""
-
-
-ENCODER_WINDOW_S_RANGE = (0.5, WHISPER_WINDOW_S)
-"""Window lengths `WhisperTranscriber.encode` accepts, seconds."""
-ENCODER_FRAME_S = 0.02
-"""Audio per row of Whisper's encoder states, seconds (two 10 ms mel hops)."""
 
 
 class WhisperUnavailableError(RuntimeError):
@@ -207,29 +199,6 @@ class WhisperTranscriber:
                 text = self._transcribe_full_window(audio)
         logger.debug("whisper: %r", text)
         return text
-
-    def encode(self, samples_16k: Samples, *, window_s: float) -> npt.NDArray[np.float32]:
-        """Whisper's encoder states for mono float32 16 kHz audio padded with silence to
-        `window_s` (ENCODER_WINDOW_S_RANGE, and at least the audio's length), seconds: shape
-        (frames, dims), one row per ENCODER_FRAME_S of the window. Blocking."""
-        audio = _check_samples(samples_16k)
-        lo, hi = ENCODER_WINDOW_S_RANGE
-        if not lo <= window_s <= hi:
-            raise ValueError(f"window_s must be in {lo}..{hi} s, got {window_s}")
-        window_n = int(round(window_s * SAMPLE_RATE_HZ))
-        if audio.size > window_n:
-            raise ValueError(
-                f"{audio.size / SAMPLE_RATE_HZ:.3f} s of audio does not fit a {window_s} s window"
-            )
-        if self._model is None:
-            raise RuntimeError("WhisperTranscriber.load() must be called before encode()")
-        padded = np.zeros(window_n, dtype=np.float32)
-        padded[: audio.size] = audio
-        hop = self._model.feature_extractor.hop_length
-        with self._lock:
-            features = self._model.feature_extractor(padded, padding=0)[:, : window_n // hop]
-            states = np.asarray(self._model.encode(features), dtype=np.float32)
-        return states.reshape(-1, states.shape[-1])
 
     def _transcribe_full_window(self, audio: Samples) -> str:
         segments, _info = self._model.transcribe(

@@ -40,11 +40,12 @@ How it sits in livekit-agents 1.8.9 (public extension points only):
   calls echo are no evidence of the user's speech (voiced time, sustained speech), and a
   transcript of only the agent's own words over such frames is no evidence of an
   interruption. Without a tapped output there is no reference and nothing changes.
-- Early audio: while the agent speaks the input audio is kept (`onset.OnsetScorer`, last
-  2 s) and run through the arbiter's own level/voicing speech detector, so that when the
-  session's VAD reports the user speaking, the overlap (the window of `onset.OnsetModel`,
-  the sustained-speech span, the reported latency) starts at the sound's real onset. Each
-  horizon of the model (0.15-0.4 s after the onset) is scored once, inline (0.3-7 ms of
+- Early audio: while the agent speaks the input audio goes through the arbiter's front end
+  (`frontend.ArbiterFrontEnd`: 20 ms analysis frames, the own level/voicing speech detector,
+  the last 2 s kept by `onset.OnsetScorer`), so that when the session's VAD reports the user
+  speaking, the overlap (the window of `onset.OnsetModel`, the sustained-speech span, the
+  reported latency) starts at the sound's real onset. Each
+  horizon of the model (0.12-0.4 s after the onset) is scored once, inline (0.3-7 ms of
   numpy, the more the higher the sample rate); a very confident score stops the agent
   before any words. Without the onset model file the arbiter runs on words and duration
   alone (logged once).
@@ -78,6 +79,7 @@ from livekit.agents.voice.events import (
 
 from ..log import logger
 from .echo import EchoGate, EchoVerdict
+from .frontend import ArbiterFrontEnd
 from .model import (
     PAUSE_LIMIT_S,
     ArbiterDecider,
@@ -86,19 +88,12 @@ from .model import (
     ModelFileError,
     OverlapEvent,
     TextModel,
-    VoiceActivity,
-    frame_features,
     load_params,
 )
-from .onset import OnsetModel, OnsetScore, OnsetScorer
+from .onset import OnsetModel
 
 __all__ = ["ArbiterMetrics", "InterruptionArbiter", "SESSION_EVENT", "UNDECIDED_LIMIT_S"]
 
-ANALYSIS_FRAME_S = 0.02
-"""The input is analysed in frames of this length, seconds, whatever size the room's frames
-are: the features, speech detector, thresholds and every figure were built and measured on
-20 ms frames (replayed on val in 50 ms frames, the false stops went from 4.0 % to 9.1 %).
-Samples past the last whole frame wait for the next input frame."""
 SESSION_EVENT = "arbiter_overlap"
 """Event name under which each `OverlapEvent` is emitted on the session."""
 UNDECIDED_LIMIT_S = 5.0
@@ -188,11 +183,9 @@ class InterruptionArbiter:
         self._out: asyncio.Queue[stt.SpeechEvent | None] | None = None
         self._agent_text = ""
         self._listeners: list[Callable[[OverlapEvent], None]] = []
-        self._scorer = OnsetScorer(onset_model) if onset_model is not None else None
-        self._onset_vad = VoiceActivity()
-        self._onset_vad_start_s: float | None = None
-        self._carry = np.zeros(0, dtype=np.float32)
-        self._carry_rate_hz = 0
+        # the own speech detector only places the early audio windows (and the onset they
+        # report) at the sound's start: without the onset model the session VAD's time is used
+        self._front = ArbiterFrontEnd(onset_model, detect_speech=onset_model is not None)
         self._paused_output: io.AudioOutput | None = None
         self._wrapped: weakref.WeakSet[Agent] = weakref.WeakSet()
 
@@ -354,14 +347,13 @@ class InterruptionArbiter:
                 if self._aec_warming_up():
                     return  # the framework ignores barge-in while its echo canceller warms up
                 resumed = d.state in (ArbiterState.LISTENING, ArbiterState.PAUSED)
-                own = self._onset_vad_start_s
+                own = self._front.speech_start_s
                 onset = own if own is not None and 0.0 <= now - own <= ONSET_LOOKBACK_S else now
                 self._handle(d.on_user_speech_start(onset))
                 if d.state is ArbiterState.LISTENING:
                     self.metrics.overlaps += 0 if resumed else 1
                     # resumed speech is scored from its own onset, as the benchmark does
-                    if self._scorer is not None:
-                        self._scorer.start(onset)
+                    self._front.start_scoring(onset)
                     asyncio.get_running_loop().call_later(
                         self.undecided_limit_s, self._watchdog, d.last_event
                     )
@@ -425,49 +417,26 @@ class InterruptionArbiter:
         listening = d.state is ArbiterState.LISTENING
         paused = d.state is ArbiterState.PAUSED
         gate = self._gate if self._tap is not None else None
-        scorer = self._scorer
+        front = self._front
         if not listening:
-            if scorer is not None:
-                scorer.stop()
+            front.stop_scoring()
             if not d.agent_speaking and not paused:
-                self._onset_vad_start_s = None
-                self._carry = self._carry[:0]
-                if self._onset_vad.speaking:
-                    # a run of sound left open when the agent stopped must not hide the
-                    # next onset (no "start" edge would come)
-                    self._onset_vad = VoiceActivity()
+                front.drop_held()
+                front.end_speech()
                 return
-            if gate is None and scorer is None and not paused:
-                self._carry = self._carry[:0]
+            if gate is None and not front.scoring and not paused:
+                front.drop_held()
                 return
         if frame.samples_per_channel == 0:
             return  # an empty frame carries no evidence (and must not disable the arbiter)
         try:
             now = self._now()
-            for x, end_s in self._analysis_frames(_mono(frame), frame.sample_rate, now):
+            for x, end_s in front.frames(_mono(frame), frame.sample_rate, now):
                 self._analyse(
                     x, frame.sample_rate, end_s, listening=listening, paused=paused, gate=gate
                 )
         except Exception as exc:
             self._fail(exc)
-
-    def _analysis_frames(
-        self, x: npt.NDArray[np.float32], rate_hz: int, end_s: float
-    ) -> list[tuple[npt.NDArray[np.float32], float]]:
-        """The whole `ANALYSIS_FRAME_S` frames of the held-over samples and `x` (which ends
-        at stream time `end_s`), each with the stream time it ends; the rest is held over.
-        A change of sample rate drops what was held (it would not be one signal)."""
-        if rate_hz != self._carry_rate_hz:
-            self._carry = np.zeros(0, dtype=np.float32)
-            self._carry_rate_hz = rate_hz
-        buf = np.concatenate([self._carry, x]) if len(self._carry) else x
-        n = max(1, int(round(ANALYSIS_FRAME_S * rate_hz)))
-        whole = len(buf) // n
-        self._carry = buf[whole * n :].copy()
-        return [
-            (buf[k * n : (k + 1) * n], end_s - (len(buf) - (k + 1) * n) / rate_hz)
-            for k in range(whole)
-        ]
 
     def _analyse(
         self,
@@ -485,22 +454,15 @@ class InterruptionArbiter:
         the arbiter acts on it."""
         d = self._decider
         assert d is not None  # _on_frame returns early without one
-        scorer = self._scorer
         verdict: EchoVerdict | None = None
         if gate is not None:
             # fed all along the agent's speech, so the gate's window is full at an onset
             verdict = gate.push_input(x, rate_hz, end_s - len(x) / rate_hz, classify=listening)
-        feats = frame_features(x, rate_hz)
-        early: list[OnsetScore] = []
-        if scorer is not None:
-            edge = self._onset_vad.push(feats, end_s)
-            if edge is not None:
-                self._onset_vad_start_s = edge[1] if edge[0] == "start" else None
-            early = scorer.push(x, rate_hz, end_s)
+        frame = self._front.analyse(x, rate_hz, end_s)
         if listening or paused:
-            self._handle(d.push_audio_features(feats, end_s, verdict))
+            self._handle(d.push_audio_features(frame.features, end_s, verdict))
         if listening:
-            for sc in early:
+            for sc in frame.early:
                 self._handle(
                     d.push_onset_probability(
                         sc.probability, sc.horizon_s, end_s, voiced_s=sc.voiced_s
@@ -602,7 +564,11 @@ class InterruptionArbiter:
         if self._session is not None:
             self._session.emit(SESSION_EVENT, ev)  # type: ignore[arg-type]
         for cb in self._listeners:
-            cb(ev)
+            # a listener's bug must not turn the arbiter off for the rest of the session
+            try:
+                cb(ev)
+            except Exception:
+                logger.exception("arbiter overlap listener %r raised; ignored", cb)
 
     def _pause(self) -> OverlapEvent | None:
         """Pause the agent's audio for the decider's pause; when it cannot be paused (no

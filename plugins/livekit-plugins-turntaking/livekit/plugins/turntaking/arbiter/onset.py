@@ -6,7 +6,7 @@ like "uh huh", "yeah", "mm hmm", "right"). `OnsetModel` scores the first `horizo
 user's audio from the onset: log mel-band energies (100-3800 Hz, so wideband and telephone
 audio look alike) in 10 ms hops, averaged over 20 ms chunks, relative to the clip's loudest
 frame (so the level does not matter), into a one-hidden-layer network per horizon trained
-on rendered train-split speech (`bench.train_onset`). Its probability is only acted on when
+on rendered train-split speech (`bench.training.onset`). Its probability is only acted on when
 it is very high (threshold chosen on val): the words still decide everything else.
 
 The speech detector reports onsets on its 20 ms frame grid, so where the speech starts
@@ -51,7 +51,7 @@ HOP_S = 0.010
 WIN_S = 0.025
 """Analysis frame length, seconds."""
 CHUNK_S = 0.02
-"""Frames are averaged over chunks of this length, seconds, in the models `bench.train_onset`
+"""Frames are averaged over chunks of this length, seconds, in the models `bench.training.onset`
 writes (a multiple of `HOP_S`; the model file records its own, `CHUNK_KEY`)."""
 LEGACY_CHUNK_S = 0.05
 """Chunk length of model files that do not record one (written before 2026-12-02), s."""
@@ -307,7 +307,7 @@ class OnsetModel:
         layers: dict[float, dict[str, npt.NDArray[np.float32]]] = {}
         aligned = False
         chunk_s = LEGACY_CHUNK_S
-        with reading_npz(p, "onset model", "bench.train_onset"), np.load(p) as z:
+        with reading_npz(p, "onset model", "bench.training.onset"), np.load(p) as z:
             for key in z.files:
                 if key == ALIGN_KEY:
                     aligned = bool(np.asarray(z[key]))
