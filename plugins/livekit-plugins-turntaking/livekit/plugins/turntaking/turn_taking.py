@@ -13,8 +13,10 @@ each agent's speech-to-text as the session activates it.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from livekit.agents import AgentSession
 from livekit.agents import vad as lk_vad
@@ -48,6 +50,8 @@ ENDPOINT_SESSION_EVENT = "endpoint_decision"
 """Event name under which each `EndpointDecision` is emitted on the session."""
 
 EventName = Literal["overlap", "endpoint"]
+OverlapCallback = Callable[[OverlapEvent], object]
+EndpointCallback = Callable[[EndpointDecision], object]
 
 
 @dataclass(frozen=True)
@@ -128,7 +132,10 @@ class TurnTaking:
 
     Decisions are reported on the session (`"arbiter_overlap"` with an `OverlapEvent`,
     `"endpoint_decision"` with an `EndpointDecision`), on this object (`on("overlap", ...)`,
-    `on("endpoint", ...)`), and as DEBUG log lines without transcripts."""
+    `on("endpoint", ...)`), and as DEBUG log lines without transcripts.
+
+    Raises `TypeError` when `models` is not a `TurnTakingModels` or an option is not a
+    bool."""
 
     def __init__(
         self,
@@ -137,6 +144,14 @@ class TurnTaking:
         arbiter: bool = True,
         adaptive_endpointing: bool = True,
     ) -> None:
+        if not isinstance(models, TurnTakingModels):
+            raise TypeError(
+                "TurnTaking needs the TurnTakingModels returned by load_models(), got "
+                f"{type(models).__name__}"
+            )
+        for name, value in (("arbiter", arbiter), ("adaptive_endpointing", adaptive_endpointing)):
+            if not isinstance(value, bool):
+                raise TypeError(f"{name} must be True or False, got {value!r}")
         self._models = models
         self.arbiter: InterruptionArbiter | None = (
             InterruptionArbiter(
@@ -155,8 +170,8 @@ class TurnTaking:
                 completeness=models.completeness, prior=models.pause_prior
             )
             self.endpointing.prewarm()
-        self._overlap_listeners: list[Any] = []
-        self._endpoint_listeners: list[Any] = []
+        self._overlap_listeners: list[OverlapCallback] = []
+        self._endpoint_listeners: list[EndpointCallback] = []
         self._session: AgentSession[Any] | None = None
 
     @property
@@ -196,9 +211,10 @@ class TurnTaking:
 
     def vad(self, base: lk_vad.VAD | None = None) -> lk_vad.VAD:
         """The VAD the session must use: `base` when the endpointing is off; otherwise a
-        VAD of the same kind with `min_silence_duration` 0.25 s (the endpointing must hear
-        the end of speech before its shortest delay). `base` None: the Silero VAD from
-        `load_models`, or a new one.
+        VAD like `base`, with all its settings, but `min_silence_duration` 0.25 s (the
+        endpointing must hear the end of speech before its shortest delay). `base` is not
+        changed (it may be shared by every session of the process); a Silero copy shares
+        its loaded model. `base` None: the Silero VAD from `load_models`, or a new one.
 
         Raises `ValueError` for a VAD that cannot be tuned (not Silero nor LiveKit's
         local-inference VAD)."""
@@ -210,21 +226,33 @@ class TurnTaking:
         from livekit.agents import inference
 
         if isinstance(base, inference.VAD):
-            # keep the caller's executor (an inline one keeps virtual-time tests working)
-            return inference.VAD(min_silence_duration=need, executor=base._executor)
+            return _tuned_inference_vad(base, need)
         from livekit.plugins import silero
 
         if isinstance(base, silero.VAD):
-            return self._models.vad if self._models.vad is not None else _silero_vad(need)
+            return _tuned_silero_vad(base, need)
         raise ValueError(
             f"adaptive endpointing needs a Silero VAD with min_silence_duration={need} s; "
             "pass livekit.plugins.silero.VAD or livekit.agents.inference.VAD, not "
             f"{type(base).__name__}"
         )
 
-    def on(self, event: EventName, callback: Any) -> None:
+    @overload
+    def on(self, event: Literal["overlap"], callback: OverlapCallback) -> None: ...
+
+    @overload
+    def on(self, event: Literal["endpoint"], callback: EndpointCallback) -> None: ...
+
+    def on(self, event: EventName, callback: Callable[[Any], object]) -> None:
         """Register `callback` for "overlap" (`OverlapEvent`, one per decided overlap) or
-        "endpoint" (`EndpointDecision`, each time a pause's delay is planned)."""
+        "endpoint" (`EndpointDecision`, each time a pause's delay is planned). Callbacks
+        run on the event loop, inside the decision: keep them short. One that raises is
+        logged and skipped; the session's turn-taking goes on.
+
+        Raises `ValueError` for another event, `TypeError` for a callback that is not
+        callable."""
+        if not callable(callback):
+            raise TypeError(f"callback must be callable, got {type(callback).__name__}")
         if event == "overlap":
             self._overlap_listeners.append(callback)
         elif event == "endpoint":
@@ -237,9 +265,12 @@ class TurnTaking:
         covered (the first and any handed-off one); `agent` is accepted for symmetry with
         `InterruptionArbiter.attach` and tapped at once.
 
-        Raises `RuntimeError` when called twice."""
+        Raises `RuntimeError` when called twice, or once the session has started (its
+        first agent would already hear the user without the arbiter)."""
         if self._session is not None:
             raise RuntimeError("TurnTaking.attach: already attached; build one per session")
+        if _started(session):
+            raise RuntimeError("TurnTaking.attach: the session has started; attach before start")
         self._session = session
         det, arb = self.endpointing, self.arbiter
         if det is not None:
@@ -253,11 +284,55 @@ class TurnTaking:
         if self._session is not None:
             self._session.emit(ENDPOINT_SESSION_EVENT, dec)  # type: ignore[arg-type]
         for cb in self._endpoint_listeners:
-            cb(dec)
+            _notify(cb, dec, "endpoint")
 
     def _on_overlap(self, ev: OverlapEvent) -> None:
         # a backchannel over the agent is not the end of a pause in the user's turn
         if self.endpointing is not None and ev.label == "backchannel":
             self.endpointing.on_backchannel()
         for cb in self._overlap_listeners:
-            cb(ev)
+            _notify(cb, ev, "overlap")
+
+
+def _notify(callback: Callable[[Any], object], event: object, name: str) -> None:
+    # an application's callback must not take the decision down with it: the arbiter
+    # would fall back to the framework's barge-in for the rest of the session
+    try:
+        callback(event)
+    except Exception:
+        logger.exception("TurnTaking %r callback %r raised; ignored", name, callback)
+
+
+def _started(session: AgentSession[Any]) -> bool:
+    """Whether `session.start` has begun (1.8.9 has no public accessor: `_activity` is set
+    while it starts, `_started` once it has)."""
+    return (
+        bool(getattr(session, "_started", False)) or getattr(session, "_activity", None) is not None
+    )
+
+
+def _tuned_inference_vad(base: Any, min_silence_s: float) -> lk_vad.VAD:
+    """A LiveKit local-inference VAD with `base`'s model, settings and executor (an inline
+    one keeps virtual-time tests working) but `min_silence_s`."""
+    from livekit.agents import inference
+
+    o = base._opts
+    return inference.VAD(
+        model=base._model,
+        min_speech_duration=o.min_speech_duration,
+        min_silence_duration=min_silence_s,
+        prefix_padding_duration=o.prefix_padding_duration,
+        max_buffered_speech=o.max_buffered_speech,
+        activation_threshold=o.activation_threshold,
+        deactivation_threshold=o.deactivation_threshold,
+        executor=base._executor,
+    )
+
+
+def _tuned_silero_vad(base: Any, min_silence_s: float) -> lk_vad.VAD:
+    """A Silero VAD sharing `base`'s loaded model, with its settings but `min_silence_s`
+    (silero 1.8.x keeps both on the instance, as `_onnx_session` and `_opts`)."""
+    from livekit.plugins import silero
+
+    opts = dataclasses.replace(base._opts, min_silence_duration=min_silence_s)
+    return silero.VAD(session=base._onnx_session, opts=opts)
