@@ -36,6 +36,11 @@ PARAMS = ArbiterParams(
     short_threshold=0.85,
     final_wait_s=0.5,
     confirm_audio_stops=False,
+    # the audio and interim rules off unless a test turns one on
+    quick_audio_threshold=1.0,
+    early_threshold=1.0,
+    short_audio_threshold=1.0,
+    interim_confirm_threshold=0.0,
 )
 
 
@@ -205,7 +210,7 @@ def test_frame_features_and_voice_activity() -> None:
 
 
 def test_model_files_missing_or_broken_raise_clear_errors(tmp_path: Path) -> None:
-    with pytest.raises(ModelFileError, match="train_arbiter"):
+    with pytest.raises(ModelFileError, match="bench.training.arbiter"):
         TextModel.load(tmp_path / "nope.npz")
     bad = tmp_path / "params.json"
     bad.write_text(json.dumps({"params": {"nonsense": 1}}))
@@ -572,3 +577,11 @@ def test_words_rule_on_acknowledgements_interrupts_at_once_when_the_pause_is_off
     # and never pauses when audio stops are not confirmed either
     d, ev = words_rule_on_oh(PARAMS)
     assert ev is not None and ev.label == "interruption" and ev.paused_at_s is None
+
+
+def test_default_params_are_the_shipped_operating_point() -> None:
+    """`ArbiterParams()` behaves like the shipped arbiter: its defaults are exactly the
+    operating point written to data/params.json by training."""
+    from livekit.plugins.turntaking.arbiter.model import load_params
+
+    assert ArbiterParams() == load_params()

@@ -402,7 +402,7 @@ def test_options_are_validated() -> None:
 
 
 def test_missing_model_file_says_how_to_rebuild(tmp_path: Path) -> None:
-    with pytest.raises(ModelFileError, match="train_endpointing"):
+    with pytest.raises(ModelFileError, match="bench.training.endpointing"):
         CompletenessModel.load(tmp_path / "nope.npz")
     bad = tmp_path / "prior.npz"
     np.savez(bad, quantiles_s=np.array([1.0, 0.5]))
@@ -431,9 +431,9 @@ def test_model_files_carry_their_feature_set(tmp_path: Path) -> None:
 
 def test_short_answers_read_as_finished(shipped: CompletenessModel) -> None:
     # trained on every turn, short ones included: a bare answer ends a turn more often
-    # than a pause follows it (until stop 17 it read as the least finished text of all)
+    # than a pause follows it (until 2026-12-02 it read as the least finished text of all)
     cut = shipped.probability("we should meet on the")
     for answer in ("yes", "no", "okay", "tuesday"):
-        assert shipped.probability(answer) > 0.4  # stop 17's model: 0.011-0.019
+        assert shipped.probability(answer) > 0.4  # the model before 2026-12-02: 0.011-0.019
         assert shipped.probability(answer) > 2.0 * cut
     assert shipped.probability("i think that is right") > shipped.probability("i think that is um")

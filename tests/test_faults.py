@@ -437,9 +437,11 @@ def test_broken_model_files_name_the_file_and_the_fix_and_fall_back(
     degraded = load_models(load_vad=False)
     arb, end = degraded.problems
     assert str(tmp_path / "arbiter" / "text_model.npz") in arb
-    assert "python -m bench.train_arbiter" in arb
+    assert "reinstall livekit-plugins-turntaking" in arb
+    assert "python -m bench.training.arbiter" in arb
     assert str(tmp_path / "endpointing" / "completeness.npz") in end
-    assert "python -m bench.train_endpointing" in end
+    assert "reinstall livekit-plugins-turntaking" in end
+    assert "python -m bench.training.endpointing" in end
     setup = configure_stack("ours", degraded)
     assert "DEGRADED" in setup.description
     # the session still runs, with the framework's barge-in and a fixed endpointing delay

@@ -11,7 +11,7 @@ order it arrives:
   towards an interruption without being sure), and mere sound that never
   turns into words (a cough, a door) never stops the agent;
 - the early audio classifier (`onset.OnsetModel`, pushed as probabilities): the first
-  0.15-0.4 s of sound alone can stop the agent when it is confident;
+  0.12-0.4 s of sound alone can stop the agent when it is confident;
 - the streaming transcript (interim and final hypotheses), scored by `TextModel`, a
   hashed-feature logistic regression over the user's words so far and the end of the
   agent's words, trained on prefixes of real backchannels and floor-taking utterances
@@ -70,6 +70,8 @@ __all__ = [
 ]
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
+REINSTALL_HINT = "reinstall livekit-plugins-turntaking"
+"""What a user does about a missing or broken shipped model file."""
 MODEL_FILE = "text_model.npz"
 PARAMS_FILE = "params.json"
 
@@ -98,7 +100,7 @@ BASE_ACKNOWLEDGEMENTS = (
 TRAIN_ACKNOWLEDGEMENTS = (
     "mmm um that's ah interesting absolutely fine ooh agree hum y idea definitely"
 )
-"""Words added from the train splits by `python -m bench.acknowledgements` (greedy: each
+"""Words added from the train splits by `python -m bench.training.acknowledgements` (greedy: each
 makes at least 5 train backchannels acknowledgement-only, and few interruptions:
 "that's right", "interesting", "I agree", "um", "mmm")."""
 ACKNOWLEDGEMENT_WORDS = frozenset((BASE_ACKNOWLEDGEMENTS + " " + TRAIN_ACKNOWLEDGEMENTS).split())
@@ -122,8 +124,8 @@ def reading_npz(path: Path, what: str, rebuild_module: str) -> Iterator[None]:
         yield
     except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise ModelFileError(
-            f"cannot read arbiter {what} {path}: {exc}; "
-            f"rebuild it with `python -m {rebuild_module}`"
+            f"cannot read arbiter {what} {path}: {exc}; {REINSTALL_HINT} (in the "
+            f"repository, `python -m {rebuild_module}` rebuilds it)"
         ) from exc
 
 
@@ -311,7 +313,7 @@ class TextModel:
     def load(cls, path: Path | None = None) -> TextModel:
         """Read weights from an .npz (default: the shipped `data/text_model.npz`)."""
         p = path or DATA_DIR / MODEL_FILE
-        with reading_npz(p, "text model", "bench.train_arbiter"), np.load(p) as z:
+        with reading_npz(p, "text model", "bench.training.arbiter"), np.load(p) as z:
             return cls(np.asarray(z["weights"]), float(z["bias"]))
 
     def save(self, path: Path) -> None:
@@ -331,14 +333,16 @@ class TextModel:
 
 @dataclass(frozen=True)
 class ArbiterParams:
-    """Operating point of the decider (the shipped values were chosen on val)."""
+    """Operating point of the decider. The defaults are the shipped point, chosen on the
+    val split by `python -m bench.training.arbiter` and written to `data/params.json` with
+    its selection report; `load_params()` reads that file (a test keeps the two equal)."""
 
     interrupt_threshold: float = 0.8
     """P(interruption) of an interim or final hypothesis at which the agent stops (0..1)."""
-    final_threshold: float = 0.5
+    final_threshold: float = 0.3
     """P(interruption) of the last hypothesis, once the user stopped, that still makes it an
     interruption (0..1); below it the overlap is a backchannel."""
-    sustained_speech_s: float = 1.2
+    sustained_speech_s: float = 0.9
     """Span from the onset to the latest voiced frame of the still-running speech after
     which the overlap is an interruption whatever the words, seconds (backchannels are
     short)."""
@@ -350,20 +354,20 @@ class ArbiterParams:
     long_backchannel_s: float = 2.0
     """Span after which even speech that sounds like a backchannel stops the agent,
     seconds (never earlier than `sustained_speech_s`)."""
-    quick_audio_threshold: float = 1.0
+    quick_audio_threshold: float = 0.9
     """Early audio P(interruption) (the onset's mean, as for the floor) at or above which
     running speech stops the agent after `quick_speech_s` instead of `sustained_speech_s`
     (0..1; 1 = never): a doubtful first syllable that keeps going is an interruption
     sooner than one that sounds like a backchannel."""
-    quick_speech_s: float = 0.5
+    quick_speech_s: float = 0.18
     """Span of running speech that stops the agent when the early audio reaches
     `quick_audio_threshold`, seconds (0.1-10; never later than `sustained_speech_s`)."""
     min_voiced_s: float = 0.12
     """Voiced speech required before any interruption, seconds (clicks never stop it)."""
-    short_speech_s: float = 0.6
+    short_speech_s: float = 0.8
     """Utterances with less voiced speech than this, seconds, need `interrupt_threshold`
     rather than `final_threshold` when settled (speech-to-text hallucinates words on hums)."""
-    short_threshold: float = 0.99
+    short_threshold: float = 1.0
     """P(interruption) that words need when the user's speech so far is shorter than
     `short_speech_s` (0..1; 1 = words alone never stop on a hum-length sound)."""
     final_wait_s: float = 0.8
@@ -371,11 +375,11 @@ class ArbiterParams:
     what is known, seconds (no words at all: mere sound, a backchannel)."""
     question_answer: bool = True
     """When the agent's words so far end with "?", the first words answer it and stop it."""
-    early_threshold: float = 1.0
+    early_threshold: float = 0.99
     """P(interruption) from the first fraction of a second of audio (`onset.OnsetModel`,
     the mean over the horizons scored so far since the onset) at which the agent stops
     before any words arrive (0..1; 1 = never on audio alone)."""
-    short_audio_threshold: float = 1.0
+    short_audio_threshold: float = 0.7
     """Speech shorter than `short_speech_s` whose latest early audio P(interruption) is at
     least this needs only `interrupt_threshold` from its words, not `short_threshold`
     (0..1; 1 = never): the sound of "but" or "no" vouches for a word that a hum would not
@@ -400,7 +404,7 @@ class ArbiterParams:
     so far) under which they resume the agent even when some are not acknowledgement words
     ("which makes sense", "Oh. Goodness."), 0..1; words with content at or above it confirm the
     interruption as soon as they arrive. 0 = only acknowledgement words resume."""
-    interim_confirm_threshold: float = 0.0
+    interim_confirm_threshold: float = 0.9
     """P(interruption) an *interim* hypothesis's words need to confirm a pause (0..1; the
     higher of this and `resume_threshold` applies; 1 = only a final confirms). The agent is
     already stopped while paused, so waiting for the final moves only the verdict, not the
@@ -463,8 +467,8 @@ def load_params(path: Path | None = None) -> ArbiterParams:
         return ArbiterParams(**raw["params"])
     except (OSError, KeyError, TypeError, ValueError) as exc:  # JSONDecodeError is a ValueError
         raise ModelFileError(
-            f"cannot read arbiter parameters {p}: {exc}; "
-            "rebuild them with `python -m bench.train_arbiter`"
+            f"cannot read arbiter parameters {p}: {exc}; {REINSTALL_HINT} (in the "
+            "repository, `python -m bench.training.arbiter` rebuilds them)"
         ) from exc
 
 

@@ -63,7 +63,7 @@ DEFAULT_CEILING_S = 2.5
 DEFAULT_THRESHOLD = 0.98
 """Posterior P(turn over) at which the turn is committed: the benchmark's val choice (false
 cut-offs <= 5 % on both val endpoint sets and on every val silence of the corpus replay;
-0.97 until stop 17, with the completeness model trained on paused turns only). Lower it
+0.97 until 2026-12-02, with the completeness model trained on paused turns only). Lower it
 (e.g. 0.9) for faster replies at more cut-offs."""
 
 DEFAULT_STT_WAIT_S = 1.5
@@ -113,8 +113,8 @@ not read as a dictation length."""
 NO_TEXT_BASE_RATE = 0.385
 """End probability of a silence when no transcript has heard its start yet: the share of
 turn ends among silences >= MIN_PAUSE_S in MRDA train counting every turn (one- and
-two-word turns included). The completeness model's examples (since stop 18 every turn, less
-the turns cut off by another speaker) have 0.35; until stop 17 they were turns of >= 3
+two-word turns included). The completeness model's examples (since 2026-12-02 every turn,
+less the turns cut off by another speaker) have 0.35; before, they were turns of >= 3
 words with a pause, with 0.17."""
 P_CLIP = 1e-4
 """Probabilities are clipped to [P_CLIP, 1 - P_CLIP] before odds are taken."""
@@ -295,9 +295,9 @@ def _len_bucket(n: int) -> str:
 
 
 FEATURE_VERSION = 2
-"""Feature set of the completeness models this code writes. Version 1 (stop 5 to stop 17:
-the last three words, the first two, the length) is still read, so that the model it
-shipped can be replayed beside the current one."""
+"""Feature set of the completeness models this code writes. Version 1 (the models shipped
+until 2026-12-02: the last three words, the first two, the length) is still read, so that
+the model it shipped can be replayed beside the current one."""
 FEATURE_VERSIONS = (1, 2)
 
 
@@ -378,8 +378,9 @@ class CompletenessModel:
                 return cls(weights=z["weights"], bias=float(z["bias"]), feature_version=version)
         except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
             raise ModelFileError(
-                f"cannot read completeness model {p}: {exc}; "
-                "rebuild it with `python -m bench.train_endpointing`"
+                f"cannot read completeness model {p}: {exc}; reinstall "
+                "livekit-plugins-turntaking (in the repository, `python -m "
+                "bench.training.endpointing` rebuilds it)"
             ) from exc
 
     def logit(self, words: Sequence[str]) -> float:
@@ -420,8 +421,9 @@ class PausePrior:
                 q = np.asarray(z["quantiles_s"], dtype=np.float64)
         except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
             raise ModelFileError(
-                f"cannot read pause prior {p}: {exc}; "
-                "rebuild it with `python -m bench.train_endpointing`"
+                f"cannot read pause prior {p}: {exc}; reinstall "
+                "livekit-plugins-turntaking (in the repository, `python -m "
+                "bench.training.endpointing` rebuilds it)"
             ) from exc
         if q.ndim != 1 or q.size < 2 or np.any(np.diff(q) < 0):
             raise ModelFileError(f"pause prior {p}: quantiles must be 1-D and sorted")
