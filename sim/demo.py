@@ -58,8 +58,9 @@ async def _run(
     vad = silero.VAD.load()
     tts = ClipTTS(library=ClipLibrary.from_lines(AGENT_LINES))
     all_results: list[list[SceneResult]] = []
+    notes = {stack: configure_stack(stack, models).description for stack in stacks}
     for stack in stacks:
-        print(f"stack {stack}: {configure_stack(stack, models).description}")
+        print(f"stack {stack}: {notes[stack]}")
     print()
     for name in scenes:
         results: list[SceneResult] = []
@@ -69,7 +70,7 @@ async def _run(
             )
             print(format_result(result), flush=True)
             results.append(result)
-        png = plot_scene(results, out / f"{name}.png")
+        png = plot_scene(results, out / f"{name}.png", stack_notes=notes)
         print(f"  timeline image: {png}\n", flush=True)
         all_results.append(results)
     print(_summary(all_results))

@@ -17,7 +17,7 @@ from sim.fake_stt import ScriptedSTT
 from sim.harness import EventKind
 from sim.lines import AGENT_LINES
 from sim.scenes import SCENES, SceneResult, run_scene, scene_transcripts
-from sim.timeline import format_result, plot_scene
+from sim.timeline import StackTimeline, format_result, plot_scene
 from sim.tts import ClipLibrary, ClipTTS
 from sim.virtual_time import InlineExecutor, run_virtual
 
@@ -111,8 +111,30 @@ def test_the_framework_commits_the_turn_mid_number(
 def test_timeline_printout_and_png(results: dict[str, SceneResult], tmp_path: Path) -> None:
     text = format_result(results["interruption"])
     assert "agent audio cleared" in text and "user turn committed" in text
-    png = plot_scene(list(results.values())[:2], tmp_path / "t.png")
+    assert "n/a" not in text
+    png = plot_scene([results["interruption"]], tmp_path / "t.png")
     assert png.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("name", list(SCENES))
+def test_the_pictures_brackets_agree_with_the_scene_figures(
+    results: dict[str, SceneResult], name: str
+) -> None:
+    r = results[name]
+    tl = StackTimeline.of(r)
+    stops = [b for b in tl.brackets if b.kind in ("pause", "stop")]
+    replies = [b for b in tl.brackets if b.kind == "reply"]
+    if r.stop_latency_s is None:
+        assert stops == []
+    else:
+        assert stops[0].end_s - stops[0].start_s == pytest.approx(r.stop_latency_s)
+    assert r.reply_latency_s is not None
+    assert replies[-1].end_s - replies[-1].start_s == pytest.approx(r.reply_latency_s)
+    # the bars carry the words: each clip's text, and every stored assistant message
+    assert [b.text for b in tl.user] == scene_transcripts(SCENES[name])
+    stored = [str(m["text"]) for m in r.history if m["role"] == "assistant" and m["text"]]
+    assert [b.text for b in tl.agent if b.text] == stored
+    assert len(tl.turns) == sum(1 for m in r.history if m["role"] == "user")
 
 
 @pytest.fixture(scope="module")
@@ -149,3 +171,10 @@ def test_ours_stack_wires_the_arbiter_into_the_session(models: TurnTakingModels)
     assert len(verdicts) == 1
     onset = r.user_spans[0][1]
     assert verdicts[0].at_s >= onset
+    # the picture says so: no stop bracket, the verdict marked, the agent kept talking
+    tl = StackTimeline.of(r)
+    assert [b for b in tl.brackets if b.kind != "reply"] == []
+    assert [m.label for m in tl.marks if m.kind == "verdict"] == ["arbiter: backchannel"]
+    assert tl.outcome.startswith(
+        "agent kept talking over the user (arbiter: backchannel); no user turn"
+    )
