@@ -1,31 +1,47 @@
 # syntax=docker/dockerfile:1
-# Multi-stage build: dependencies and models are installed in the builder, the runtime
-# image only copies the virtual environment and the code, and runs as a non-root user.
+# The production worker: the runtime dependency set (requirements/runtime.lock), the
+# turn-taking plugin and the app files (agent.py, worker/, prompts/), nothing else.
+#
+# Multi-stage: the builder creates the virtual environment in /opt/venv, the runtime stage
+# copies it. Both stages use the same base, so the venv's python symlink points at an
+# interpreter that exists at run time. Commands use `python3` from the base and then only
+# /opt/venv/bin/python, so any Debian-like base with Python 3.11+ works: the public default
+# below, or a local one (scripts/image.sh builds one and passes --build-arg BASE=...).
+#
+# No model is fetched at run time: Silero's ships inside its wheel, the plugin's inside the
+# plugin. `agent.py download-files` is not run: none of the installed plugins downloads
+# anything (each keeps LiveKit's no-op `download_files`).
+#
+# Build: docker build -t turntaking-agent .
+# Run:   docker run --env-file .env turntaking-agent
+ARG BASE=python:3.11-slim
 
-FROM python:3.11-slim AS builder
-ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
-RUN apt-get update && apt-get install -y --no-install-recommends build-essential \
-    && rm -rf /var/lib/apt/lists/*
-WORKDIR /app
-RUN mkdir -p /root/.cache
-COPY requirements.lock pyproject.toml README.md ./
-RUN python -m venv /opt/venv && /opt/venv/bin/pip install -r requirements.lock
-COPY agent.py ./
-COPY worker ./worker
-COPY plugins ./plugins
-COPY prompts ./prompts
-RUN /opt/venv/bin/pip install --no-deps --no-build-isolation .
-# Bake every model in at build time: the Silero and end-of-turn models ship inside their
-# wheels, our plugins' weights inside plugins/; download-files fetches anything a
-# livekit plugin still needs, so the container never reaches a model hub at start.
-RUN /opt/venv/bin/python agent.py download-files
+FROM ${BASE} AS builder
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_NO_INPUT=1
+RUN python3 -m venv /opt/venv
+COPY requirements/runtime.lock /tmp/build/runtime.lock
+# An optional build secret `pip_ca` (a CA bundle) is used when present, for builds behind a
+# TLS-inspecting proxy; being a secret mount, it never lands in a layer.
+RUN --mount=type=secret,id=pip_ca \
+    if [ -s /run/secrets/pip_ca ]; then export PIP_CERT=/run/secrets/pip_ca; fi \
+    && /opt/venv/bin/python -m pip install --require-hashes --only-binary=:all: \
+        -r /tmp/build/runtime.lock
+COPY plugins/livekit-plugins-turntaking /tmp/build/livekit-plugins-turntaking
+RUN --mount=type=secret,id=pip_ca \
+    if [ -s /run/secrets/pip_ca ]; then export PIP_CERT=/run/secrets/pip_ca; fi \
+    && /opt/venv/bin/python -m pip install --no-deps /tmp/build/livekit-plugins-turntaking \
+    && /opt/venv/bin/python -m pip check
 
-FROM python:3.11-slim AS runtime
-RUN useradd --create-home --uid 10001 agent
+FROM ${BASE} AS runtime
+RUN useradd --uid 10001 --user-group --no-log-init --create-home --shell /usr/sbin/nologin agent
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
-COPY --from=builder --chown=agent:agent /app /app
-COPY --from=builder --chown=agent:agent /root/.cache /home/agent/.cache
-USER agent
-ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
+# The code stays owned by root (the worker cannot rewrite it); its bytecode is compiled
+# here because the worker cannot write __pycache__ either.
+COPY agent.py ./
+COPY worker ./worker
+COPY prompts ./prompts
+RUN /opt/venv/bin/python -m compileall -q /app/worker
+ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
+USER 10001:10001
 CMD ["python", "agent.py", "start"]

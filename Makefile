@@ -2,6 +2,8 @@
 # development lock; `make bench` adds the benchmark set. The plugins under plugins/ are
 # installed from their folders, as a user installs them.
 PYTHON ?= python3
+# The corpora folder for `make bench` (read only; see docs/benchmark.md): make bench DATA=DIR
+DATA ?=
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
@@ -33,10 +35,12 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 bench: $(BENCH_STAMP)
-	$(PY) -m bench all --data ../shared/data
+	@test -n "$(DATA)" || { echo 'error: set DATA to the corpora folder: make bench DATA=DIR' >&2; exit 2; }
+	$(PY) -m bench all --data $(DATA)
 
 bench-quick: $(BENCH_STAMP)
-	$(PY) -m bench all --data ../shared/data --quick
+	@test -n "$(DATA)" || { echo 'error: set DATA to the corpora folder: make bench-quick DATA=DIR' >&2; exit 2; }
+	$(PY) -m bench all --data $(DATA) --quick
 
 # The production image (runtime set only), built and checked with podman.
 image:
