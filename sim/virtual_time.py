@@ -1,8 +1,12 @@
 """Virtual time for session tests: a loop whose clock jumps to the next timer when idle.
 
 A scene that lasts 10 s of conversation runs in a fraction of a second and deterministically.
-It only works when nothing computes off the loop: use `InlineExecutor` for models that take an
-executor (e.g. `livekit.agents.inference.VAD(executor=InlineExecutor())`) and a scripted STT.
+It only works when nothing computes off the loop: work on a real thread lets the clock jump
+past timers while it computes, by an amount that depends on the machine's load. So the loop's
+default executor (what `asyncio.to_thread` and `run_in_executor(None, ...)` use, e.g. the
+framework's local end-of-turn model and LocalSTT) is an `InlineExecutor`; models that take an
+executor of their own need one too (e.g. `livekit.agents.inference.VAD(executor=
+InlineExecutor())`), and the STT is scripted.
 `run_virtual(coro)` also points `time.time()` / `time.perf_counter()` at the virtual clock for
 the duration of the run (the framework reads them for speech timestamps and delays). Pydantic
 `default_factory=time.time` fields captured at import still read the real clock, so the
@@ -24,7 +28,7 @@ import selectors
 import time
 import types
 from collections.abc import Callable, Coroutine, Hashable
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import Context
 from typing import Any, TypeVar
 from unittest import mock
@@ -37,8 +41,13 @@ _TIE_BREAK_S = 1e-9
 """Nudge that keeps same-instant timers in scheduling order."""
 
 
-class InlineExecutor(Executor):
-    """Runs submitted work synchronously on the caller's thread (no real time passes)."""
+class InlineExecutor(ThreadPoolExecutor):
+    """Runs submitted work synchronously on the caller's thread (no virtual time passes, no
+    thread is ever started). It is a `ThreadPoolExecutor` only because an event loop
+    accepts nothing else as its default executor."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         fut: Future[T] = Future()
@@ -190,7 +199,8 @@ class _AutojumpSelector(selectors.BaseSelector):
 
 
 class VirtualTimeLoop(asyncio.SelectorEventLoop):
-    """Event loop on a virtual clock starting at 0 s."""
+    """Event loop on a virtual clock starting at 0 s. Its default executor is an
+    `InlineExecutor` (set another with `set_default_executor`, e.g. a `ChargedExecutor`)."""
 
     def __init__(self) -> None:
         self._virtual_s = 0.0
@@ -198,6 +208,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         self._tie = 0
         super().__init__(selector=_AutojumpSelector(self))
         self._clock_resolution = 1e-12
+        self.set_default_executor(InlineExecutor())
 
     def time(self) -> float:
         return self._virtual_s
@@ -223,8 +234,8 @@ def run_virtual(
 ) -> T:
     """Run `coro` to completion on a fresh VirtualTimeLoop with wall clocks virtualized;
     `default_executor` (e.g. a `ChargedExecutor`) serves `run_in_executor(None, ...)` and
-    `asyncio.to_thread` (default: the loop's own thread pool, whose work takes no virtual
-    time but lets the clock jump past it)."""
+    `asyncio.to_thread` (default: an `InlineExecutor`: that work runs on the loop's thread
+    and takes no virtual time, so a run is the same whatever the machine's load)."""
     loop = VirtualTimeLoop()
     if default_executor is not None:
         loop.set_default_executor(default_executor)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
+from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
 from worker.config import (
+    DOTENV_PATH,
     ConfigError,
     Secret,
     Settings,
@@ -19,6 +20,7 @@ from worker.config import (
 )
 
 REPO = Path(__file__).resolve().parent.parent
+RunAgent = Callable[..., subprocess.CompletedProcess[str]]  # the `run_agent` fixture
 ALL_KEYS = {
     "LIVEKIT_URL": "wss://example.invalid",
     "LIVEKIT_API_KEY": "APIfakekey123",
@@ -56,6 +58,8 @@ def test_environment_overrides_dotenv(tmp_path: Path) -> None:
         ("INTERRUPTION_MODE", "cloud", "arbiter, vad"),
         ("ENDPOINTING_MODE", "magic", "adaptive, livekit"),
         ("USER_AWAY_TIMEOUT_S", "0", "[1, 600]"),
+        ("MAX_CONNECT_RETRIES", "-1", "[0, 100]"),
+        ("LOG_LEVEL", "verbose", "DEBUG, INFO"),
     ],
 )
 def test_invalid_values_name_the_variable_and_range(name: str, value: str, needle: str) -> None:
@@ -79,24 +83,9 @@ def test_missing_message_is_one_line_naming_each_variable() -> None:
     assert "DEEPGRAM_API_KEY" in line and "OPENAI_API_KEY" in line and ".env" in line
 
 
-def _run_agent(
-    args: list[str], env_extra: dict[str, str], cwd: Path
-) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ALL_KEYS}
-    env.update(env_extra)
-    return subprocess.run(
-        [sys.executable, str(REPO / "agent.py"), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 @pytest.mark.parametrize("mode", ["start", "dev", "console", "connect"])
-def test_worker_exits_2_with_one_line_when_keys_missing(mode: str, tmp_path: Path) -> None:
-    result = _run_agent([mode], {}, tmp_path)
+def test_worker_exits_2_with_one_line_when_keys_missing(mode: str, run_agent: RunAgent) -> None:
+    result = run_agent([mode, "--room", "r"] if mode == "connect" else [mode])
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
@@ -106,10 +95,10 @@ def test_worker_exits_2_with_one_line_when_keys_missing(mode: str, tmp_path: Pat
         assert "LIVEKIT_URL" in lines[0] and "LIVEKIT_API_SECRET" in lines[0]
 
 
-def test_worker_reports_only_the_missing_variable(tmp_path: Path) -> None:
+def test_worker_reports_only_the_missing_variable(run_agent: RunAgent) -> None:
     keys = dict(ALL_KEYS)
     del keys["OPENAI_API_KEY"]
-    result = _run_agent(["start"], keys, tmp_path)
+    result = run_agent(["start"], keys)
     assert result.returncode == 2
     assert "OPENAI_API_KEY" in result.stderr
     for name in keys:
@@ -118,15 +107,66 @@ def test_worker_reports_only_the_missing_variable(tmp_path: Path) -> None:
         assert value not in result.stderr and value not in result.stdout
 
 
-def test_worker_reads_dotenv_in_working_directory(tmp_path: Path) -> None:
+def test_default_dotenv_is_next_to_agent_py() -> None:
+    assert DOTENV_PATH == REPO / ".env"
+    assert (DOTENV_PATH.parent / "agent.py").is_file()
+
+
+def test_worker_reads_the_dotenv_next_to_agent_py_from_another_directory(
+    worker_app: Path, run_agent: RunAgent, tmp_path: Path
+) -> None:
+    # the app's .env has every key but LIVEKIT_URL and an invalid LOAD_THRESHOLD that the
+    # environment overrides; the working directory's .env (never read) has the URL
     lines = [f"{k}={v}\n" for k, v in ALL_KEYS.items() if k != "LIVEKIT_URL"]
-    (tmp_path / ".env").write_text("".join(lines))
-    result = _run_agent(["start"], {}, tmp_path)
-    assert result.returncode == 2
-    assert "LIVEKIT_URL" in result.stderr and "OPENAI_API_KEY" not in result.stderr
+    (worker_app / ".env").write_text("".join(lines) + "LOAD_THRESHOLD=7\n")
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    (cwd / ".env").write_text(f"LIVEKIT_URL={ALL_KEYS['LIVEKIT_URL']}\n")
+    result = run_agent(["start"], {"LOAD_THRESHOLD": "0.5"}, cwd=cwd)
+    assert result.returncode == 2, result.stderr
+    assert "LIVEKIT_URL (" in result.stderr
+    assert "OPENAI_API_KEY" not in result.stderr and "LOAD_THRESHOLD" not in result.stderr
 
 
-def test_invalid_setting_is_a_one_line_error(tmp_path: Path) -> None:
-    result = _run_agent(["start"], {**ALL_KEYS, "LOAD_THRESHOLD": "7"}, tmp_path)
+def test_invalid_setting_is_a_one_line_error(run_agent: RunAgent) -> None:
+    result = run_agent(["start"], {**ALL_KEYS, "LOAD_THRESHOLD": "7"})
     assert result.returncode == 2
     assert "LOAD_THRESHOLD" in result.stderr and "Traceback" not in result.stderr
+
+
+MODES = ("start", "dev", "connect", "console", "download-files", "simulate")
+
+
+def test_help_lists_every_mode_without_any_setting(run_agent: RunAgent) -> None:
+    result = run_agent(["--help"])
+    assert result.returncode == 0, result.stderr
+    for mode in MODES:
+        assert f"    {mode}" in result.stdout, mode
+    assert "error" not in result.stderr
+
+
+@pytest.mark.parametrize("mode", MODES[:-1])
+def test_each_mode_prints_its_help_without_any_setting(mode: str, run_agent: RunAgent) -> None:
+    result = run_agent([mode, "--help"])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"usage: agent.py {mode}")
+    assert result.stderr == ""
+
+
+def test_no_mode_is_a_usage_error(run_agent: RunAgent) -> None:
+    result = run_agent([])
+    assert result.returncode == 2
+    assert "MODE" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_download_files_needs_no_setting_and_prints_no_deprecation(run_agent: RunAgent) -> None:
+    result = run_agent(["download-files"])
+    assert result.returncode == 0, result.stderr
+    assert "downloading files for livekit.plugins.turntaking" in result.stdout
+    assert "deprecat" not in (result.stdout + result.stderr).lower()
+
+
+def test_env_example_lists_every_setting() -> None:
+    example = (REPO / ".env.example").read_text()
+    for f in fields(Settings):
+        assert f"{f.name.upper()}=" in example, f.name

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import threading
 import time
 
 import pytest
@@ -188,3 +189,68 @@ def test_default_timer_charges_the_process_cpu_time_of_the_work() -> None:
     assert ex.charged_s >= burn_s
     assert took == pytest.approx(ex.charged_s, abs=1e-6)
     assert process_cpu_s() > 0
+
+
+def _burn(cpu_s: float) -> int:
+    """Compute for `cpu_s` seconds of process CPU; returns the thread it ran on."""
+    t0 = time.process_time()
+    while time.process_time() - t0 < cpu_s:
+        pass
+    return threading.get_ident()
+
+
+def test_off_loop_work_runs_inline_by_default_and_takes_no_virtual_time() -> None:
+    # a real thread pool would let the clock jump through the ticker's timers while the work
+    # computes, by an amount that depends on the machine's load
+    async def main() -> tuple[int, float, int]:
+        loop = asyncio.get_running_loop()
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        tick_task = asyncio.ensure_future(ticker())
+        await asyncio.sleep(0)
+        ran_on = await asyncio.to_thread(_burn, 0.05)
+        ran_on_too = await loop.run_in_executor(None, _burn, 0.05)
+        assert ran_on_too == ran_on
+        at_s = loop.time()
+        tick_task.cancel()
+        return ran_on, at_s, ticks
+
+    ran_on, at_s, ticks = run_virtual(main())
+    assert ran_on == threading.get_ident()
+    assert at_s == 0.0 and ticks == 0
+
+
+def test_a_session_scene_gives_the_same_timeline_every_run() -> None:
+    # LiveKit's default turn handling asks its local end-of-turn model, which predicts
+    # through asyncio.to_thread: on a real thread pool the clock ran on while it computed
+    from livekit.agents import inference
+
+    from sim.fake_stt import ScriptedSTT
+    from sim.lines import AGENT_LINES
+    from sim.scenes import SCENES, run_scene, scene_transcripts
+    from sim.stacks import StackSetup
+    from sim.tts import ClipLibrary, ClipTTS
+    from sim.virtual_time import InlineExecutor
+
+    scene = SCENES["interruption"]
+    defaults = StackSetup(name="defaults", description="LiveKit defaults", turn_handling={})
+
+    async def once() -> list[tuple[str, float]]:
+        result = await run_scene(
+            scene,
+            stack=defaults,
+            stt=ScriptedSTT(scene_transcripts(scene)),
+            vad=inference.VAD(executor=InlineExecutor()),
+            tts=ClipTTS(library=ClipLibrary.from_lines(AGENT_LINES)),
+        )
+        return [(e.kind.value, e.at_s) for e in result.events]
+
+    runs = [run_virtual(once()) for _ in range(3)]
+    assert any(kind == "user turn committed" for kind, _ in runs[0])
+    assert runs[1] == runs[0] and runs[2] == runs[0]

@@ -1,4 +1,5 @@
-"""Every setting of the worker has one home: `Settings`, read from the environment or `.env`.
+"""Every setting of the worker has one home: `Settings`, read from the environment or the
+`.env` file next to agent.py (`DOTENV_PATH`), whatever the working directory.
 
 Secrets are wrapped in `Secret`, whose `repr` and `str` never show the value, so a settings
 object can be logged safely.
@@ -19,6 +20,14 @@ EndpointingMode = Literal["adaptive", "livekit"]
 
 _INTERRUPTION_MODES: Final = ("arbiter", "vad")
 _ENDPOINTING_MODES: Final = ("adaptive", "livekit")
+
+APP_DIR: Final = Path(__file__).resolve().parent.parent
+"""The folder holding agent.py (this package's parent)."""
+DOTENV_PATH: Final = APP_DIR / ".env"
+"""The `.env` file the worker reads: next to agent.py, not in the working directory."""
+
+LOG_LEVELS: Final = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "CRITICAL")
+"""The levels LiveKit Agents 1.8.9 accepts (its own `VALID_LOG_LEVELS`)."""
 
 LIVEKIT_VARS: Final = ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
 PROVIDER_VARS: Final = ("DEEPGRAM_API_KEY", "OPENAI_API_KEY")
@@ -113,7 +122,12 @@ class Settings:
     """Silence (user and agent) after which the user is "away" and the agent checks in."""
     load_threshold: float = 0.7
     """Worker load (0-1) above which LiveKit stops dispatching new jobs to this worker."""
+    max_connect_retries: int = 16
+    """Reconnections to LIVEKIT_URL the framework tries before giving up in `start` and `dev`
+    (it waits 0, 2, 4, 6, 8 then 10 s between tries, so 16 take about 130 s); the worker
+    then exits with code 1 so a supervisor restarts it. `connect` does not retry."""
     log_level: str = "INFO"
+    """One of TRACE, DEBUG, INFO, WARN, ERROR, CRITICAL (any case)."""
 
     def __post_init__(self) -> None:
         if self.interruption_mode not in _INTERRUPTION_MODES:
@@ -134,6 +148,14 @@ class Settings:
             raise ConfigError(f"INPUT_FRAME_MS must be in [10, 100] ms, got {self.input_frame_ms}")
         if not 0.0 < self.load_threshold <= 1.0:
             raise ConfigError(f"LOAD_THRESHOLD must be in (0, 1], got {self.load_threshold}")
+        if not 0 <= self.max_connect_retries <= 100:
+            raise ConfigError(
+                f"MAX_CONNECT_RETRIES must be in [0, 100], got {self.max_connect_retries}"
+            )
+        if self.log_level.upper() not in LOG_LEVELS:
+            raise ConfigError(
+                f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}"
+            )
         if not 1.0 <= self.user_away_timeout_s <= 600.0:
             raise ConfigError(
                 f"USER_AWAY_TIMEOUT_S must be in [1, 600] seconds, got {self.user_away_timeout_s}"
@@ -166,13 +188,15 @@ def _convert(name: str, raw: str, default: object) -> object:
 def load_settings(
     environ: Mapping[str, str] | None = None, *, dotenv_path: Path | None = None
 ) -> Settings:
-    """Settings from `environ` (default: the process environment) over `.env` values.
+    """Settings from `environ` (default: the process environment) over the values of the
+    `dotenv_path` file (default: `DOTENV_PATH`, the `.env` next to agent.py; a missing file
+    is no error).
 
     The process environment wins over `.env`, so a deployment can override a developer's
     file. Raises `ConfigError` naming the variable for a value of the wrong type or range.
     """
     env: dict[str, str] = {}
-    path = dotenv_path if dotenv_path is not None else Path.cwd() / ".env"
+    path = dotenv_path if dotenv_path is not None else DOTENV_PATH
     if path.is_file():
         env.update({k: v for k, v in dotenv_values(path).items() if v is not None})
     env.update(os.environ if environ is None else environ)

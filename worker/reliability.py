@@ -1,4 +1,5 @@
-"""Production-side fault handling: a reply that fails or hangs ends in a short apology.
+"""Production-side fault handling: a reply that fails or hangs ends in a short apology, and a
+worker that gives up on its LiveKit server exits non-zero.
 
 When the LLM or the TTS fails after the framework's own retries, livekit-agents 1.8.9 emits
 an unrecoverable "error" event and drops the reply: the agent goes from "thinking" back to
@@ -14,27 +15,37 @@ Usage (before `session.start`)::
     guard = install_apology(session)          # options: see ReplyGuard
 
 `ReplyGuard` is pure (timestamps in, actions out); `install_apology` wires it to a session.
+
+When the worker cannot reach LIVEKIT_URL, livekit-agents 1.8.9 retries `max_retry` times,
+then `AgentServer.run()` raises; its CLI logs "worker failed" and returns normally, so the
+process would exit 0 and a supervisor would not restart it. `SupervisedServer` keeps that
+error, logs one line, and `worker_exit_code` turns it into the exit code.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 from livekit import rtc
-from livekit.agents import AgentSession
+from livekit.agents import AgentServer, AgentSession
 
 from .log import logger
 
 __all__ = [
     "DEFAULT_APOLOGY",
+    "EXIT_WORKER_FAILED",
     "ApologyReason",
     "GuardState",
     "ReplyGuard",
+    "SupervisedServer",
+    "failure_line",
     "install_apology",
+    "worker_exit_code",
 ]
 
 DEFAULT_APOLOGY = "Sorry, I lost my train of thought there. Could you say that again?"
@@ -267,3 +278,50 @@ def install_apology(
     session.on("user_state_changed", sg.on_user_state)
     session.on("error", sg.on_error)
     return guard
+
+
+EXIT_WORKER_FAILED = 1
+"""Exit code of a worker that stopped on its own (it gave up connecting to LIVEKIT_URL, or its
+server failed to start), so that a supervisor restarts it."""
+
+
+def worker_exit_code(failure: BaseException | None) -> int:
+    """The process exit code for a worker whose `AgentServer.run()` ended with `failure`:
+    0 when it ended without one (it was asked to stop: SIGTERM, Ctrl+C), else
+    `EXIT_WORKER_FAILED`."""
+    return 0 if failure is None else EXIT_WORKER_FAILED
+
+
+def failure_line(failure: BaseException, *, url: str) -> str:
+    """The one log line saying why the worker stopped and where it tried to connect (`url`,
+    the LIVEKIT_URL in use)."""
+    reason = str(failure) or type(failure).__name__
+    return (
+        f"worker stopped: {reason} (LIVEKIT_URL={url or 'unset'}; check that the server is "
+        "up and that the URL and keys are right)"
+    )
+
+
+class SupervisedServer(AgentServer):
+    """An `AgentServer` whose `run()` keeps the error that ended it in `failure` and logs
+    `failure_line` once, instead of raising it into LiveKit's CLI (which would log it as
+    "worker failed" and let the process exit 0). The CLI then shuts the server down as after a
+    normal stop; agent.py passes `failure` to `worker_exit_code`. (Run by LiveKit's own
+    `python -m livekit.agents start`, the process still exits 0: that exit is LiveKit's.)"""
+
+    failure: Exception | None = None
+    """What ended `run()`, or None while running or after a requested stop."""
+
+    async def run(self, *, devmode: bool = False, unregistered: bool = False) -> None:
+        try:
+            await super().run(devmode=devmode, unregistered=unregistered)
+        except Exception as exc:  # every failure of the server ends the process the same way
+            self.note_failure(exc)
+
+    def note_failure(self, exc: Exception) -> None:
+        """Keep `exc` as the reason the worker stops (the first one wins) and log it once."""
+        if self.failure is not None:
+            return
+        self.failure = exc
+        # run() exports the URL it connects to into the environment before connecting
+        logger.error(failure_line(exc, url=os.environ.get("LIVEKIT_URL", "")))
