@@ -1,6 +1,6 @@
 """Build the benchmark sets: derive from the corpora, render, write manifests (cached).
 
-    python -m bench.datasets --data ../shared/data [--cache .cache/bench] [--quick]
+    python -m bench.datasets --data DIR [--cache .cache/bench] [--quick]
         [--splits val test] [--overlap-items N] [--endpoint-items N]
 
 Layout under the cache folder (re-runs reuse every clip whose spec did not change):

@@ -1,6 +1,6 @@
 """End-of-turn policies replayed on every silence of an MRDA split (text and word times).
 
-    python -m bench.evaluation.endpoint_corpus --data ../shared/data --split val [--split test]
+    python -m bench.evaluation.endpoint_corpus --data DIR --split val [--split test]
         [--out R.json]
 
 `bench endpoint` judges policies on rendered audio, but only on turns that have a mid-turn

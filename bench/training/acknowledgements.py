@@ -1,6 +1,6 @@
 """Derive the acknowledgement words the arbiter adds to its hand-set list, from train only.
 
-    python -m bench.training.acknowledgements --data ../shared/data
+    python -m bench.training.acknowledgements --data DIR
 
 Overlap items of the MRDA and Switchboard `train` splits are labelled by the benchmark's
 own rules (`bench.datasets.derive`). A finished utterance made only of acknowledgement words resumes

@@ -1,6 +1,6 @@
 """Train the interruption arbiter's text model and choose its operating point.
 
-Reproducible: `python -m bench.training.arbiter --data ../shared/data [--val-manifest M ...]`.
+Reproducible: `python -m bench.training.arbiter --data DIR [--val-manifest M ...]`.
 
 1. Text model (train splits only). Overlap items are derived from the MRDA and Switchboard
    `train` splits with the benchmark's own labelling rules (`bench.datasets.derive`), so the model

@@ -1,6 +1,6 @@
 """Train the adaptive endpointing models from MRDA (train split only; choices on val).
 
-    python -m bench.training.endpointing --data ../shared/data [--out DIR]
+    python -m bench.training.endpointing --data DIR [--out DIR]
 
 Data provenance: ICSI Meeting Recorder Dialog Act corpus (`mrda/mrda_archive/database/
 <meeting>.dadb`, per-word times), meetings listed in `mrda_data/metadata/train_split.txt`,

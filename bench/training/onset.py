@@ -1,6 +1,6 @@
 """Train the arbiter's early audio classifier (`turntaking.arbiter.onset.OnsetModel`).
 
-Reproducible: `python -m bench.training.onset --data ../shared/data [--val-manifest M ...]`.
+Reproducible: `python -m bench.training.onset --data DIR [--val-manifest M ...]`.
 
 Data (train splits only): overlap items derived from the MRDA and Switchboard `train`
 splits with the benchmark's labelling rules (`bench.datasets.derive`), `PER_LABEL` of each label
