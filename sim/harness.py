@@ -185,6 +185,20 @@ class Recorder:
 
 
 @dataclass
+class Conversation:
+    """What a harness run produced, for assertions."""
+
+    events: list[TimelineEvent]
+    """Everything the recorder saw, in time order."""
+    clips: list[tuple[str, float, float]]
+    """(label, start, end) of the user's clips, clock seconds."""
+    history: list[dict[str, Any]]
+    """User and assistant chat messages at the end: role, text, interrupted."""
+    llm_user_texts: list[str | None]
+    """The last user message of each LLM request."""
+
+
+@dataclass
 class SimHarness:
     """A running session with its simulated I/O; build with `SimHarness.start`."""
 
@@ -221,14 +235,6 @@ class SimHarness:
         no echo of the agent. `session_kwargs` override other AgentSession arguments.
         """
         setup = configure_stack(stack, models) if isinstance(stack, str) else stack
-        clock = clock or SimClock()
-        recorder = Recorder(clock)
-        llm.now = clock.now
-
-        def on_llm_call(call: LLMCall) -> None:
-            recorder.add(EventKind.LLM_CALL, f'user: "{call.last_user_text or ""}"', at_s=call.at_s)
-
-        llm.on_call = on_llm_call
         kwargs: dict[str, Any] = {
             "stt": stt,
             "vad": setup.vad(vad),
@@ -240,6 +246,39 @@ class SimHarness:
         }
         kwargs.update(session_kwargs or {})
         session: AgentSession[Any] = AgentSession(**kwargs)
+        h = SimHarness.bind(
+            session, stack=setup, llm=llm, tts=tts, clock=clock, input_rate_hz=input_rate_hz
+        )
+        if setup.install is not None:
+
+            def note(detail: str, data: dict[str, Any]) -> None:
+                h.recorder.add(EventKind.DECISION, detail, **data)
+
+            setup.install(session, note)
+        await session.start(setup.agent_factory(instructions))
+        return h
+
+    @staticmethod
+    def bind(
+        session: AgentSession[Any],
+        *,
+        stack: StackSetup,
+        llm: ScriptedLLM,
+        tts: lk_tts.TTS[Any],
+        clock: SimClock | None = None,
+        input_rate_hz: int = 16_000,
+    ) -> SimHarness:
+        """Give a built, not yet started `session` the simulated microphone and player (as
+        a room's I/O would be set during `start`), with a recorder of what happens on
+        `clock`; `stack` is what the session was built with (for reports)."""
+        clock = clock or SimClock()
+        recorder = Recorder(clock)
+        llm.now = clock.now
+
+        def on_llm_call(call: LLMCall) -> None:
+            recorder.add(EventKind.LLM_CALL, f'user: "{call.last_user_text or ""}"', at_s=call.at_s)
+
+        llm.on_call = on_llm_call
         audio_in = ScheduledAudioInput(clock=clock, sample_rate=input_rate_hz)
         audio_out = ClockAudioOutput(clock=clock)
         audio_out.on_event = recorder.on_output_event
@@ -249,15 +288,21 @@ class SimHarness:
         session.output.audio = sync.audio_output
         session.output.transcription = sync.text_output
         recorder.attach_session(session)
-        if setup.install is not None:
-
-            def note(detail: str, data: dict[str, Any]) -> None:
-                recorder.add(EventKind.DECISION, detail, **data)
-
-            setup.install(session, note)
-        await session.start(setup.agent_factory(instructions))
         return SimHarness(
-            session, setup, clock, audio_in, audio_out, text_out, recorder, llm, tts, sync
+            session, stack, clock, audio_in, audio_out, text_out, recorder, llm, tts, sync
+        )
+
+    def conversation(self) -> Conversation:
+        """What happened so far: events, user clips, chat history and LLM requests."""
+        return Conversation(
+            events=self.recorder.sorted(),
+            clips=[(c.label, c.start_s, c.end_s) for c in self.audio_in.clips],
+            history=[
+                {"role": m.role, "text": m.text_content or "", "interrupted": bool(m.interrupted)}
+                for m in self.session.history.messages()
+                if m.role in ("user", "assistant")
+            ],
+            llm_user_texts=[c.last_user_text for c in self.llm.calls],
         )
 
     def schedule_user(

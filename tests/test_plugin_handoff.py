@@ -26,7 +26,7 @@ from livekit.plugins.turntaking import OverlapEvent, TurnTakingModels, load_mode
 from livekit.plugins.turntaking.arbiter import InterruptionArbiter
 
 from sim.fake_stt import ScriptedSTT
-from sim.harness import EventKind, SimHarness, TimelineEvent
+from sim.harness import Conversation, EventKind, SimHarness, TimelineEvent
 from sim.lines import AGENT_LINES, USER_CLIPS
 from sim.llm import ScriptedLLM, ScriptRule
 from sim.scenes import SCENES, USER_CLIP_RATE_HZ, user_clip
@@ -84,16 +84,9 @@ OWN_PIPELINE = SCENARIOS[1:]
 
 
 @dataclass
-class Run:
+class Run(Conversation):
     """What one conversation produced."""
 
-    events: list[TimelineEvent]
-    clips: list[tuple[str, float, float]]
-    """(label, start, end) of the user's clips, clock seconds."""
-    history: list[dict[str, Any]]
-    """Chat messages at the end: role, text, interrupted."""
-    llm_user_texts: list[str | None]
-    """The last user message of each LLM request."""
     overlaps: list[OverlapEvent]
     arbiter: InterruptionArbiter
     second: Agent
@@ -151,16 +144,8 @@ async def _conversation(scenario: str, models: TurnTakingModels) -> Run:
         ):
             h.schedule_user(user_clip(clip), USER_CLIP_RATE_HZ, started + offset_s, label=clip)
         await h.wait_idle(quiet_s=SETTLE_S, timeout_s=CONVERSATION_MAX_S)
-        history = [
-            {"role": m.role, "text": m.text_content or "", "interrupted": bool(m.interrupted)}
-            for m in h.session.history.messages()
-            if m.role in ("user", "assistant")
-        ]
         return Run(
-            events=rec.sorted(),
-            clips=[(c.label, c.start_s, c.end_s) for c in h.audio_in.clips],
-            history=history,
-            llm_user_texts=[c.last_user_text for c in h.llm.calls],
+            **vars(h.conversation()),
             overlaps=overlaps,
             arbiter=tt.arbiter,
             second=second,

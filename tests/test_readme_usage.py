@@ -26,7 +26,6 @@ from typing import Any
 import pytest
 from livekit.agents import AgentSession, inference
 from livekit.agents.types import NOT_GIVEN
-from livekit.agents.voice.transcription.synchronizer import TranscriptSynchronizer
 from livekit.plugins import deepgram, openai, silero
 from livekit.plugins.turntaking import (
     EndpointDecision,
@@ -36,10 +35,8 @@ from livekit.plugins.turntaking import (
     load_models,
 )
 
-from sim.audio_io import ClockAudioOutput, RecordingTextOutput, ScheduledAudioInput
-from sim.clock import SimClock
 from sim.fake_stt import ScriptedSTT
-from sim.harness import EventKind, Recorder, SimHarness, TimelineEvent
+from sim.harness import Conversation, EventKind, SimHarness, TimelineEvent
 from sim.lines import AGENT_LINES, USER_CLIPS
 from sim.llm import ScriptedLLM, ScriptRule
 from sim.scenes import (
@@ -93,43 +90,19 @@ class StandInRoom:
     def bind(self, session: AgentSession[Any]) -> None:
         """Set the session's I/O as the room's I/O would be set during `start`."""
         assert self.llm is not None and self.tts is not None
-        clock = SimClock()
-        recorder = Recorder(clock)
-        self.llm.now = clock.now
-        audio_in = ScheduledAudioInput(clock=clock, sample_rate=USER_CLIP_RATE_HZ)
-        audio_out = ClockAudioOutput(clock=clock)
-        audio_out.on_event = recorder.on_output_event
-        text_out = RecordingTextOutput()
-        sync = TranscriptSynchronizer(next_in_chain_audio=audio_out, next_in_chain_text=text_out)
-        session.input.audio = audio_in
-        session.output.audio = sync.audio_output
-        session.output.transcription = sync.text_output
-        recorder.attach_session(session)
-        self.harness = SimHarness(
-            session=session,
+        self.harness = SimHarness.bind(
+            session,
             stack=StackSetup(name="readme", description="README usage", turn_handling={}),
-            clock=clock,
-            audio_in=audio_in,
-            audio_out=audio_out,
-            text_out=text_out,
-            recorder=recorder,
             llm=self.llm,
             tts=self.tts,
-            synchronizer=sync,
+            input_rate_hz=USER_CLIP_RATE_HZ,
         )
 
 
 @dataclass
-class Run:
+class Run(Conversation):
     """What one conversation under the snippet produced."""
 
-    events: list[TimelineEvent]
-    clips: list[tuple[str, float, float]]
-    """(label, start, end) of the user's clips, clock seconds."""
-    history: list[dict[str, Any]]
-    """Chat messages at the end: role, text, interrupted."""
-    llm_user_texts: list[str | None]
-    """The last user message of each LLM request."""
     printed: list[str]
     """Lines the snippet's `arbiter_overlap` listener printed."""
     provider_calls: dict[str, int] = field(default_factory=dict)
@@ -216,16 +189,8 @@ def run_snippet(
                 audio = user_clip(clip)
                 h.schedule_user(audio, USER_CLIP_RATE_HZ, started.at_s + offset_s, label=clip)
             await h.wait_idle(quiet_s=SETTLE_S, timeout_s=CONVERSATION_MAX_S)
-            history = [
-                {"role": m.role, "text": m.text_content or "", "interrupted": bool(m.interrupted)}
-                for m in h.session.history.messages()
-                if m.role in ("user", "assistant")
-            ]
             return Run(
-                events=rec.sorted(),
-                clips=[(c.label, c.start_s, c.end_s) for c in h.audio_in.clips],
-                history=history,
-                llm_user_texts=[c.last_user_text for c in h.llm.calls],
+                **vars(h.conversation()),
                 printed=[],
                 provider_calls=dict(calls),
             )
