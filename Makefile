@@ -1,5 +1,6 @@
-# Two commands on a fresh clone: `make demo` and `make test`. Both build .venv from the
-# development lock; `make bench` adds the benchmark set. The plugins under plugins/ are
+# Two commands on a fresh clone: `make demo` and `make test`. The demo needs the development
+# set (requirements/dev.lock); the tests and `make bench` add the benchmark set (the renderer
+# of the sets, whose tests run too). The plugins under plugins/ are
 # installed from their folders, as a user installs them.
 PYTHON ?= python3
 # The corpora folder for `make bench` (read only; see docs/benchmark.md): make bench DATA=DIR
@@ -28,7 +29,7 @@ $(BENCH_STAMP): $(STAMP) requirements/bench.lock
 demo: $(STAMP)
 	$(PY) agent.py simulate
 
-test: $(STAMP)
+test: $(BENCH_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
