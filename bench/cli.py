@@ -3,6 +3,7 @@
     python -m bench overlap  --manifest M.jsonl --out R.json [--baseline NAME ...] [--system NAME]
     python -m bench session  --manifest M.jsonl --out R.json [--baseline NAME ...] [--system NAME]
     python -m bench endpoint --manifest E.jsonl --out R.json [--baseline NAME ...] [--system NAME]
+    python -m bench turns    --manifest E.jsonl --out R.json [--baseline NAME ...] [--system NAME]
     python -m bench all --data DIR [--quick] [--cache DIR]
     python -m bench load --sessions 10,25,50 [--soak-minutes M]   # see bench/evaluation/load.py
 
@@ -29,7 +30,7 @@ logger = logging.getLogger("bench")
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
-    for cmd in ("overlap", "session", "endpoint"):
+    for cmd in ("overlap", "session", "endpoint", "turns"):
         s = sub.add_parser(cmd)
         s.add_argument("--manifest", type=Path, required=True)
         s.add_argument("--out", type=Path, required=True)
@@ -46,7 +47,8 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--no-plots", action="store_true")
         s.add_argument(
             "--jobs", type=int, default=1,
-            help="processes for the speech-to-text precompute, or (session) for the episodes",
+            help="processes for the speech-to-text precompute, or (session, turns) for the "
+            "episodes",
         )  # fmt: skip
         if cmd == "session":
             s.add_argument(
@@ -105,7 +107,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 2
-    print(table_text(summary_rows(report)))
+    if args.command == "turns":
+        from bench.evaluation.turns import turns_table
+
+        print(table_text(turns_table(report)))
+    else:
+        print(table_text(summary_rows(report)))
     for line in errors(report):
         print(f"note: {line}")
     print(f"report: {args.out}")

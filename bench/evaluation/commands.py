@@ -1,7 +1,7 @@
-"""One benchmark command on one manifest: `overlap`, `session` or `endpoint` (the interface
-fixed by the benchmark contract; `bench.cli` parses it, `bench.evaluation.suite` runs it for
-every set). Runs the system and its baselines on the same audio, writes the report (and
-plots) and returns it.
+"""One benchmark command on one manifest: `overlap`, `session`, `endpoint` or `turns` (the
+interface fixed by the benchmark contract; `bench.cli` parses it, `bench.evaluation.suite`
+runs the first three for every set). Runs the system and its baselines on the same audio,
+writes the report (and plots) and returns it.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ def _default_baselines(command: str) -> tuple[str, ...]:
     match command:
         case "endpoint":
             return registry.ENDPOINT_BASELINES
+        case "turns":
+            return registry.TURNS_BASELINES
         case _:
             return registry.OVERLAP_BASELINES
 
@@ -59,8 +61,8 @@ def run_command(
     clock: str = "virtual",
 ) -> dict[str, Any]:
     """Run one command and write its report (and plots); returns the report. `jobs`: processes
-    for the transcript precompute, or for the session episodes; `clock`: the session clock
-    (see `bench.evaluation.runners.SESSION_CLOCKS`).
+    for the transcript precompute, or for the session episodes (turns: for both); `clock`:
+    the session clock (see `bench.evaluation.runners.SESSION_CLOCKS`).
 
     Raises `InputError` when an input is unusable.
     """
@@ -68,7 +70,7 @@ def run_command(
     stt = TranscriptCache(cache_dir=cache / "transcripts", settings=SttSettings(source=stt_source))
     t0 = time.perf_counter()
     if jobs > 1 and command != "session" and stt_source != "none":
-        if command == "endpoint":
+        if command in ("endpoint", "turns"):
             paths = [it.audio for it in spread_subset(load_endpoint_items(manifest), limit)]
         else:
             paths = [it.audio for it in spread_subset(load_overlap_items(manifest), limit)]
@@ -90,6 +92,13 @@ def run_command(
                 manifest, names, stt=stt, cache_dir=cache, progress=progress, limit=limit
             )
             blocks = [(r, finish_endpoint_metrics(r, info)) for r in runs]
+        case "turns":
+            from bench.evaluation import turns
+
+            runs, info = turns.run_turns(
+                manifest, names, stt=stt, progress=progress, limit=limit, jobs=jobs
+            )
+            blocks = [(r, turns.finish_turns_metrics(r, info["n"])) for r in runs]
         case _:
             raise ValueError(f"unknown command {command!r}")
     main_run, main_metrics = blocks[0]
@@ -102,6 +111,8 @@ def run_command(
         extra["clock"] = info["clock"]
     else:
         extra["transcripts"] = stt.summary()
+    if command == "turns":
+        extra["clock"] = info["clock"]
     report = build_report(
         command,
         (main_run.name, main_run.items, main_metrics),
@@ -114,6 +125,10 @@ def run_command(
 
         if command == "endpoint":
             bplots.endpoint_curves(report, out.with_suffix(".tradeoff.png"))
+        elif command == "turns":
+            from bench.evaluation.turns import reply_latency_plot
+
+            reply_latency_plot(report, out.with_suffix(".latency.png"))
         else:
             bplots.latency_histograms(report, out.with_suffix(".latency.png"))
     return report

@@ -16,6 +16,8 @@ from typing import Any
 OVERLAP_BASELINES = ("livekit-vad", "livekit-min-words-2")
 ENDPOINT_BASELINES = ("fixed-500ms", "livekit-dynamic", "livekit-eot-v1-mini", "smart-turn-v3")
 SESSION_STACKS = ("ours", "livekit-vad", "livekit-min-words-2")
+TURNS_BASELINES = ("framework",)
+"""Default baselines of `bench turns`: LiveKit's defaults (`sim.stacks`)."""
 OURS_OVERLAP = "bench.evaluation.ours_overlap"
 OURS_ENDPOINT = "bench.evaluation.ours_endpoint"
 """Modules of our systems, imported only when asked for."""
