@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from livekit.agents import AgentSession
+from livekit.agents import AgentSession, telemetry
 from livekit.agents import vad as lk_vad
 from livekit.agents.voice.turn import TurnHandlingOptions
 
@@ -46,6 +46,13 @@ __all__ = [
 FRAMEWORK_MIN_DURATION_S = 0.5
 """LiveKit's default `interruption.min_duration`, seconds (the barge-in used when the
 arbiter is off)."""
+OVERLAP_SPAN = "turntaking.overlap"
+"""OpenTelemetry span (framework tracer) recorded for each decided overlap; attributes
+`turntaking.label`, `.probability`, `.latency_s` (s), `.cues`, `.onset_probability`,
+`.stop_latency_s` (s)."""
+ENDPOINT_SPAN = "turntaking.endpoint_decision"
+"""OpenTelemetry span recorded for each planned pause; attributes `turntaking.delay_s` (s),
+`.p_end`, `.words`."""
 ENDPOINT_SESSION_EVENT = "endpoint_decision"
 """Event name under which each `EndpointDecision` is emitted on the session."""
 
@@ -283,6 +290,14 @@ class TurnTaking:
     def _on_decision(self, dec: EndpointDecision) -> None:
         if self._session is not None:
             self._session.emit(ENDPOINT_SESSION_EVENT, dec)  # type: ignore[arg-type]
+        _trace(
+            ENDPOINT_SPAN,
+            {
+                "turntaking.delay_s": dec.delay_s,
+                "turntaking.p_end": dec.p_end,
+                "turntaking.words": dec.words,
+            },
+        )
         for cb in self._endpoint_listeners:
             _notify(cb, dec, "endpoint")
 
@@ -290,8 +305,30 @@ class TurnTaking:
         # a backchannel over the agent is not the end of a pause in the user's turn
         if self.endpointing is not None and ev.label == "backchannel":
             self.endpointing.on_backchannel()
+        attributes: dict[str, Any] = {
+            "turntaking.label": ev.label,
+            "turntaking.probability": ev.probability,
+            "turntaking.latency_s": ev.latency_s,
+            "turntaking.cues": list(ev.cues),
+        }
+        if ev.onset_probability is not None:
+            attributes["turntaking.onset_probability"] = ev.onset_probability
+        if ev.stop_latency_s is not None:
+            attributes["turntaking.stop_latency_s"] = ev.stop_latency_s
+        _trace(OVERLAP_SPAN, attributes)
         for cb in self._overlap_listeners:
             _notify(cb, ev, "overlap")
+
+
+def _trace(name: str, attributes: dict[str, Any]) -> None:
+    # one short span per decision under the framework's tracer: exported wherever the
+    # application sent LiveKit's traces (`telemetry.set_tracer_provider`), a no-op otherwise;
+    # numbers and labels only, never the user's words
+    try:
+        with telemetry.tracer.detached_span(name, attributes=attributes):
+            pass
+    except Exception:
+        logger.debug("could not record the %s span", name, exc_info=True)
 
 
 def _notify(callback: Callable[[Any], object], event: object, name: str) -> None:
