@@ -13,6 +13,12 @@ Layout under the cache folder (re-runs reuse every clip whose spec did not chang
 Variants: `clean` (16 kHz) for every split; `telephony` (8 kHz mu-law, stored at 8 kHz) for
 every rendered split; `noise` (babble at 20 dB SNR), `level+6` and `level-6` for val and
 test. The train endpoint set is timings and text only (`train-text.jsonl`, no audio).
+
+When the corpora folder also holds `maptask/` (HCRC Map Task), its endpoint turns
+(`bench.datasets.maptask`) are built beside the MRDA ones, with the same caps, seed and
+rendering, in the `clean` and `telephony` conditions only:
+`<full|quick>/endpoint/<split>-maptask-<clean|telephony>.jsonl` (train:
+`train-maptask-text.jsonl`). The MRDA and SWDA sets do not change.
 """
 
 from __future__ import annotations
@@ -47,10 +53,12 @@ from bench.datasets.derive import (
 from bench.datasets.manifest import (
     EndpointItem,
     OverlapItem,
+    endpoint_item_to_json,
     spread_subset,
     write_endpoint_manifest,
     write_overlap_manifest,
 )
+from bench.datasets.maptask import derive_maptask_endpoints, read_maptask_split
 from bench.datasets.render import (
     TELEPHONY_RATE_HZ,
     Renderer,
@@ -405,6 +413,33 @@ def _derive(data_dir: Path, split: Split) -> tuple[list[OverlapSpec], list[Endpo
     return overlaps, turns
 
 
+MAPTASK_SOURCE = "maptask"
+MAPTASK_SEED_OFFSET = 2
+"""The Map Task endpoint group's seed is SEED + this (MRDA's endpoint group has SEED + 1)."""
+
+
+def _derive_maptask(data_dir: Path, split: Split) -> list[EndpointSpec]:
+    turns: list[EndpointSpec] = []
+    for dialogue in read_maptask_split(data_dir, split):
+        turns.extend(derive_maptask_endpoints(dialogue))
+    return turns
+
+
+def _write_sourced_endpoint_manifest(
+    path: Path, items: Iterable[EndpointItem], source: str
+) -> None:
+    """An endpoint manifest whose lines also carry `source` (optional in the contract)."""
+    p = path.absolute()
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_suffix(p.suffix + ".tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        for it in items:
+            obj = endpoint_item_to_json(it, p)
+            obj["source"] = source
+            f.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    tmp.replace(p)  # atomic, like the other manifests
+
+
 def _balance(items: Iterable[OverlapItem]) -> dict[str, dict[str, int]]:
     out: dict[str, Counter[str]] = {}
     for it in items:
@@ -423,9 +458,11 @@ def build_sets(
 ) -> BuiltSets:
     """Derive, render (cached, at most `workers` processes) and write every manifest.
 
-    `data_dir` holds `mrda/` and `swda/`; everything goes under `cache_dir`. `item_caps`
-    ({"overlap": n, "endpoint": n}, n >= 1) keeps only n items per val/test set, spread
-    evenly (`bench.datasets.manifest.spread_subset`, the rule a runner's `limit` applies), before
+    `data_dir` holds `mrda/` and `swda/` (and optionally `maptask/`, whose endpoint
+    turns are then built too, see the module docstring); everything goes under
+    `cache_dir`. `item_caps` ({"overlap": n, "endpoint": n}, n >= 1) keeps only n items per
+    val/test set (MRDA and Map Task endpoint sets each), spread evenly
+    (`bench.datasets.manifest.spread_subset`, the rule a runner's `limit` applies), before
     rendering: the manifests then hold exactly the items a capped run evaluates, under
     `<mode>-evaluated/`, and the other items are never synthesised. Raises
     `bench.datasets.corpus.CorpusError` when the corpus folder is wrong or malformed.
@@ -447,7 +484,9 @@ def build_sets(
     overlap_paths: dict[str, Path] = {}
     endpoint_paths: dict[str, Path] = {}
     summary: dict[str, Any] = {"mode": root.name, "seed": SEED, "splits": {}}
+    with_maptask = (data_dir / "maptask").is_dir()
     picks: dict[Split, tuple[dict[str, Any], list[EndpointSpec]]] = {}
+    maptask_picks: dict[Split, tuple[int, list[EndpointSpec]]] = {}
     groups: dict[tuple[Split, str], _Group[Any]] = {}
     for split in [sp for sp in SPLITS if sp in splits]:
         t0 = time.monotonic()
@@ -474,6 +513,17 @@ def build_sets(
         if split != "train":
             picked = spread_subset(picked, caps.get("overlap"))
             picked_turns = spread_subset(picked_turns, caps.get("endpoint"))
+        if with_maptask:
+            mt_turns = _derive_maptask(data_dir, split)
+            mt_picked = sample_in_order(
+                mt_turns,
+                sizes.endpoint_turns[split],
+                seed=SEED,
+                key=lambda t: (t.meeting, t.start_in_meeting_s),
+            )
+            if split != "train":
+                mt_picked = spread_subset(mt_picked, caps.get("endpoint"))
+            maptask_picks[split] = (len(mt_turns), mt_picked)
         logger.info("%s: derived in %.1f s", split, time.monotonic() - t0)
         picks[split] = (derived, picked_turns)
         extra = split in EXTRA_VARIANT_SPLITS
@@ -484,6 +534,15 @@ def build_sets(
             groups[(split, "endpoint")] = _Group(
                 split, picked_turns, audio_root / "endpoint", extra=True, seed=SEED + 1, whole=True
             )
+            if split in maptask_picks:  # clean and telephony only
+                groups[(split, "maptask")] = _Group(
+                    split,
+                    maptask_picks[split][1],
+                    audio_root / "endpoint",
+                    extra=False,
+                    seed=SEED + MAPTASK_SEED_OFFSET,
+                    whole=True,
+                )
     # every split's clean clips and variants at once, so both cores stay busy throughout
     t1 = time.monotonic()
     _build_audio(list(groups.values()), workers=workers)
@@ -535,6 +594,15 @@ def build_sets(
             "endpoint_clipping": ep.clipped if ep is not None else {},
             "render_and_variants_s": round(dt, 1),
         }
+        if split in maptask_picks:
+            mt_derived, mt_picked = maptask_picks[split]
+            mt_info = _write_maptask(
+                root, split, mt_picked, groups.get((split, "maptask")), endpoint_paths
+            )
+            summary["splits"][split]["maptask"] = {"derived_turns": mt_derived, **mt_info}
+            if (split, "maptask") in groups:
+                dt = max(dt, groups[(split, "maptask")].done_s)
+                summary["splits"][split]["render_and_variants_s"] = round(dt, 1)
         logger.info("%s: audio complete %.1f s into rendering", split, dt)
     summary["clips_rendered_this_run"] = n_rendered
     summary["render_and_variants_s"] = round(t_render, 1)
@@ -549,6 +617,45 @@ def build_sets(
         summary["splits"] = {**earlier, **summary["splits"]}
     summary_path.write_text(json.dumps(summary, indent=1))
     return BuiltSets(root, overlap_paths, endpoint_paths, summary)
+
+
+def _write_maptask(
+    root: Path,
+    split: Split,
+    picked: Sequence[EndpointSpec],
+    group: _Group[EndpointSpec] | None,
+    paths: dict[str, Path],
+) -> dict[str, Any]:
+    """Write the Map Task endpoint manifests of one split (text only for train); returns
+    its summary figures."""
+    if group is None:
+        path = root / "endpoint" / f"{split}-{MAPTASK_SOURCE}-text.jsonl"
+        items = [_endpoint_text_item(t) for t in picked]
+        _write_sourced_endpoint_manifest(path, items, MAPTASK_SOURCE)
+        paths[f"{split}/{MAPTASK_SOURCE}-text"] = path
+        return {"endpoint_turns": len(picked), "endpoint_pauses": _n_pauses(picked)}
+    ok = group.ok()
+    ok_ids = {t.id for t in ok}
+    errors = dict(group.errors)
+    for t in picked:
+        if t.id in group.spans and t.id not in ok_ids:
+            errors[t.id] = "a segment rendered empty"
+    for v in ["clean", *_variant_names(group.extra)]:
+        items = [
+            _endpoint_item(t, group.spans[t.id], _audio_path(group.audio_dir, v, t.id)) for t in ok
+        ]
+        path = root / "endpoint" / f"{split}-{MAPTASK_SOURCE}-{v}.jsonl"
+        _write_sourced_endpoint_manifest(path, items, MAPTASK_SOURCE)
+        paths[f"{split}/{MAPTASK_SOURCE}-{v}"] = path
+    return {
+        "endpoint_turns": len(ok),
+        "endpoint_pauses": _n_pauses(ok),
+        "endpoint_render_errors": errors,
+    }
+
+
+def _n_pauses(turns: Iterable[EndpointSpec]) -> int:
+    return sum(len(t.segments) - 1 for t in turns)
 
 
 def _as_items(specs: Iterable[OverlapSpec]) -> list[OverlapItem]:
@@ -604,7 +711,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m bench.datasets", description="Build the benchmark sets."
     )
-    ap.add_argument("--data", type=Path, required=True, help="corpus folder (mrda/, swda/)")
+    ap.add_argument(
+        "--data", type=Path, required=True, help="corpus folder (mrda/, swda/, optional maptask/)"
+    )
     ap.add_argument("--cache", type=Path, default=Path(".cache/bench"))
     ap.add_argument("--quick", action="store_true", help="about 60 items per set")
     ap.add_argument("--workers", type=int, default=MAX_WORKERS)
