@@ -93,6 +93,7 @@ __all__ = [
     "derive_mrda_overlaps",
     "derive_swda_overlaps",
     "parse_da",
+    "paused_turn_spec",
     "sample_balanced",
     "sample_in_order",
     "segments_from_words",
@@ -558,21 +559,41 @@ def _turn_spec(
         return None
     preroll = 0.5
     segs = segments_from_words(words, start - preroll, end_marks=marks)
+    u0 = run[0]
+    return paused_turn_spec(
+        segs,
+        id=f"mrda-{u0.meeting}-t{u0.index:04d}",
+        speaker=f"mrda:{speaker}",
+        meeting=u0.meeting,
+        start_in_meeting_s=start,
+    )
+
+
+def paused_turn_spec(
+    segs: Sequence[Segment],
+    *,
+    id: str,
+    speaker: str,
+    meeting: str,
+    start_in_meeting_s: float,
+) -> EndpointSpec | None:
+    """The endpoint item of a turn spoken as `segs`, or None unless it has a mid-turn pause
+    (two segments or more) and none longer than MAX_PAUSE_S. Shared by every corpus's
+    endpoint set."""
     if len(segs) < 2:
         return None
     if any(b.start_s - a.end_s > MAX_PAUSE_S for a, b in zip(segs, segs[1:], strict=False)):
         return None
     pause_texts = tuple(" ".join(s.text for s in segs[: i + 1]) for i in range(len(segs) - 1))
-    u0 = run[0]
     return EndpointSpec(
-        id=f"mrda-{u0.meeting}-t{u0.index:04d}",
-        speaker=f"mrda:{speaker}",
+        id=id,
+        speaker=speaker,
         segments=tuple(segs),
         pause_texts=pause_texts,
         text=" ".join(s.text for s in segs),
         tail_s=ENDPOINT_TAIL_S,
-        meeting=u0.meeting,
-        start_in_meeting_s=start,
+        meeting=meeting,
+        start_in_meeting_s=start_in_meeting_s,
     )
 
 

@@ -61,14 +61,13 @@ from livekit.plugins.turntaking.arbiter.model import acknowledgement_only, norma
 from bench.datasets.corpus import CorpusError, MrdaWord, Split
 from bench.datasets.derive import (
     BC_RESUME_GAP_S,
-    ENDPOINT_TAIL_S,
     MAX_END_OVERLAP_S,
-    MAX_PAUSE_S,
     MAX_TURN_S,
     MIN_TURN_S,
     MIN_TURN_WORDS,
     PAUSE_MIN_S,
     EndpointSpec,
+    paused_turn_spec,
     segments_from_words,
     speakable,
 )
@@ -441,18 +440,10 @@ def _kept_spec(dialogue: MaptaskDialogue, turn: MaptaskTurn) -> EndpointSpec | N
         k: ("?" if w.move in _QUESTION_MOVES else ".") for k, w in enumerate(words) if w.move_end
     }
     segs = segments_from_words(as_words, start - _PREROLL_S, end_marks=marks)
-    if len(segs) < 2:
-        return None
-    if any(b.start_s - a.end_s > MAX_PAUSE_S for a, b in zip(segs, segs[1:], strict=False)):
-        return None
-    pause_texts = tuple(" ".join(s.text for s in segs[: i + 1]) for i in range(len(segs) - 1))
-    return EndpointSpec(
+    return paused_turn_spec(
+        segs,
         id=f"maptask-{dialogue.name}-{turn.role}-{words[0].index + 1:04d}",
         speaker=f"maptask:{dialogue.speakers[turn.role]}",
-        segments=tuple(segs),
-        pause_texts=pause_texts,
-        text=" ".join(s.text for s in segs),
-        tail_s=ENDPOINT_TAIL_S,
         meeting=dialogue.name,
         start_in_meeting_s=start,
     )

@@ -66,7 +66,8 @@ def quantile(values: Sequence[float], q: float) -> float | None:
     return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
 
-def _rate(k: int, n: int) -> dict[str, object]:
+def rate(k: int, n: int) -> dict[str, object]:
+    """`k` of `n` as a rate with its count and 95 % Wilson interval (value None when n = 0)."""
     ci = wilson_interval(k, n)
     return {
         "value": k / n if n else None,
@@ -127,8 +128,8 @@ def overlap_metrics(
         "n": len(items),
         "n_backchannel": len(bcs),
         "n_interruption": len(ints),
-        "false_stop_rate": _rate(fp, len(bcs)),
-        "interruption_recall": _rate(tp, len(ints)),
+        "false_stop_rate": rate(fp, len(bcs)),
+        "interruption_recall": rate(tp, len(ints)),
         "precision": precision,
         "f1": f1,
         "true_positives": tp,
@@ -138,11 +139,11 @@ def overlap_metrics(
         "decision_latency_p95_s": quantile(decided, 0.95),
         "stop_latency_p50_s": quantile(stop_lat, 0.5),
         "stop_latency_p95_s": quantile(stop_lat, 0.95),
-        "backchannels_committed_as_turns": _rate(
+        "backchannels_committed_as_turns": rate(
             sum(it.user_turn_committed for it in bcs), len(bcs)
         ),
         "llm_calls_from_backchannels": sum(it.llm_called for it in bcs),
-        "backchannels_paused_and_resumed": _rate(
+        "backchannels_paused_and_resumed": rate(
             sum(bool(it.extra.get("resumed")) and not stopped(it) for it in bcs), len(bcs)
         ),
     }
@@ -242,7 +243,7 @@ def endpoint_metrics(
         "n_items": len(speech_end_s),
         "n_pauses": n_pauses,
         "default_threshold": default_threshold,
-        "false_cutoff_rate": _rate(fired_default, n_pauses),
+        "false_cutoff_rate": rate(fired_default, n_pauses),
         "mean_latency_s": default.mean_latency_s,
         "never_fired": default.never_fired,
         "curve": [_point_dict(p) for p in curve],

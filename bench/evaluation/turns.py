@@ -50,7 +50,7 @@ from livekit.agents.types import (
 
 from bench.datasets.audio import BENCH_SAMPLE_RATE_HZ
 from bench.datasets.manifest import EndpointItem, spread_subset
-from bench.evaluation.metrics import quantile, wilson_interval
+from bench.evaluation.metrics import quantile, rate
 from bench.evaluation.runners import (
     InputError,
     SystemRun,
@@ -156,16 +156,6 @@ def turn_item(
     }
 
 
-def _rate(k: int, n: int) -> dict[str, object]:
-    ci = wilson_interval(k, n)
-    return {
-        "value": k / n if n else None,
-        "count": k,
-        "of": n,
-        "ci95": [round(ci[0], 4), round(ci[1], 4)] if ci else None,
-    }
-
-
 def turns_metrics(items: Sequence[Mapping[str, Any]]) -> dict[str, object]:
     """Figures of one stack over its items: share of turns with talk-over in any pause
     (`talk_over_turns`) and share of pauses (`talk_over_pauses`), with 95 % Wilson
@@ -183,15 +173,15 @@ def turns_metrics(items: Sequence[Mapping[str, Any]]) -> dict[str, object]:
     return {
         "n": n,
         "n_pauses": sum(len(f) for f in flags),
-        "talk_over_turns": _rate(sum(any(f) for f in flags), n),
-        "talk_over_pauses": _rate(sum(sum(f) for f in flags), sum(len(f) for f in flags)),
-        "spoke_before_end": _rate(sum(bool(it.get("agent_spoke_before_end")) for it in items), n),
-        "replied": _rate(len(lat), n),
+        "talk_over_turns": rate(sum(any(f) for f in flags), n),
+        "talk_over_pauses": rate(sum(sum(f) for f in flags), sum(len(f) for f in flags)),
+        "spoke_before_end": rate(sum(bool(it.get("agent_spoke_before_end")) for it in items), n),
+        "replied": rate(len(lat), n),
         "reply_latency_p50_s": quantile(lat, 0.5),
         "reply_latency_p90_s": quantile(lat, 0.9),
         "reply_latency_mean_s": sum(lat) / len(lat) if lat else None,
         "user_turns": {
-            "exactly_one": _rate(sum(c == 1 for c in counts), n),
+            "exactly_one": rate(sum(c == 1 for c in counts), n),
             "mean": sum(counts) / n if n else None,
             "histogram": hist,
         },
