@@ -12,14 +12,12 @@ import random
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
+from stand_ins import StandInVoice
 
 from bench.datasets import build
-from bench.datasets.audio import BENCH_SAMPLE_RATE_HZ, Samples
 from bench.datasets.corpus import MrdaUtterance, MrdaWord
 from bench.datasets.derive import MeetingIndex, is_backchannel_like
-from bench.datasets.render import Renderer
 
 FIX = Path(__file__).parent / "fixtures" / "bench"
 
@@ -66,19 +64,6 @@ def test_meeting_index_scans_match_plain_scans(seed: int) -> None:
         ]
 
 
-class _StandInVoice(Renderer):
-    """Deterministic phrases: a tone per text, about 0.3 s per word times `length_scale`."""
-
-    def load(self) -> None:
-        pass
-
-    def phrase(self, text: str, *, length_scale: float = 1.0) -> Samples:
-        n = int(0.3 * BENCH_SAMPLE_RATE_HZ * len(text.split()) * length_scale)
-        f = 100 + int(hashlib.sha1(text.encode()).hexdigest()[:4], 16) % 400
-        t = np.arange(n, dtype=np.float32) / BENCH_SAMPLE_RATE_HZ
-        return (0.3 * np.sin(2 * np.pi * f * t)).astype(np.float32)
-
-
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     """The test fixtures with each meeting twice (a group needs two clips for babble)."""
@@ -101,7 +86,7 @@ def _tree(root: Path) -> dict[str, str]:
 def test_build_does_not_depend_on_workers_or_job_split(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(build, "Renderer", _StandInVoice)
+    monkeypatch.setattr(build, "Renderer", StandInVoice)
     monkeypatch.setattr(build, "VARIANT_CHUNK", 1)
     one = build.build_sets(corpus, tmp_path / "a", quick=True, workers=1, splits=("test",))
     monkeypatch.setattr(build, "VARIANT_CHUNK", 1000)
@@ -121,7 +106,7 @@ def test_build_does_not_depend_on_workers_or_job_split(
 def test_rebuild_reuses_every_clip_and_variant(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(build, "Renderer", _StandInVoice)
+    monkeypatch.setattr(build, "Renderer", StandInVoice)
     build.build_sets(corpus, tmp_path / "c", quick=True, splits=("test",))
     audio = list((tmp_path / "c" / "audio").rglob("*.flac"))
     before = {p: p.stat().st_mtime_ns for p in audio}
@@ -144,7 +129,7 @@ def test_capped_build_renders_exactly_the_items_a_capped_run_evaluates(
 ) -> None:
     from bench.datasets.manifest import load_endpoint_manifest, load_overlap_manifest, spread_subset
 
-    monkeypatch.setattr(build, "Renderer", _StandInVoice)
+    monkeypatch.setattr(build, "Renderer", StandInVoice)
     whole = build.build_sets(corpus, tmp_path / "w", quick=True, splits=("test",))
     caps = {"overlap": 3, "endpoint": 2}
     capped = build.build_sets(corpus, tmp_path / "k", quick=True, splits=("test",), item_caps=caps)
@@ -171,7 +156,7 @@ def test_command_line_builds_the_splits_and_caps_it_is_given(
 ) -> None:
     from bench.datasets.manifest import load_overlap_manifest
 
-    monkeypatch.setattr(build, "Renderer", _StandInVoice)
+    monkeypatch.setattr(build, "Renderer", StandInVoice)
     argv = ["--data", str(corpus), "--cache", str(tmp_path), "--quick", "--splits", "test"]
     assert build.main([*argv, "--overlap-items", "3", "--endpoint-items", "2"]) == 0
     out = capsys.readouterr().out

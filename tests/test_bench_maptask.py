@@ -9,16 +9,14 @@ fixtures' literal times.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
+from stand_ins import StandInVoice
 
 from bench.datasets import build
-from bench.datasets.audio import BENCH_SAMPLE_RATE_HZ, Samples
 from bench.datasets.corpus import CorpusError
 from bench.datasets.derive import PAUSE_MIN_S, Segment
 from bench.datasets.manifest import load_endpoint_manifest
@@ -31,7 +29,6 @@ from bench.datasets.maptask import (
     read_dialogue,
     read_maptask_split,
 )
-from bench.datasets.render import Renderer
 
 FIX = Path(__file__).parent / "fixtures"
 MAPTASK = FIX / "maptask"
@@ -181,19 +178,6 @@ def test_missing_split_file_and_unknown_dialogue_are_named(broken: Path) -> None
 # ----------------------------------------------------------------------------- build
 
 
-class _StandInVoice(Renderer):
-    """Deterministic phrases: a tone per text, about 0.3 s per word times `length_scale`."""
-
-    def load(self) -> None:
-        pass
-
-    def phrase(self, text: str, *, length_scale: float = 1.0) -> Samples:
-        n = int(0.3 * BENCH_SAMPLE_RATE_HZ * len(text.split()) * length_scale)
-        f = 100 + int(hashlib.sha1(text.encode()).hexdigest()[:4], 16) % 400
-        t = np.arange(n, dtype=np.float32) / BENCH_SAMPLE_RATE_HZ
-        return (0.3 * np.sin(2 * np.pi * f * t)).astype(np.float32)
-
-
 def _files(root: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(root)): p.read_bytes()
@@ -205,7 +189,7 @@ def _files(root: Path) -> dict[str, bytes]:
 def test_build_adds_maptask_manifests_and_leaves_the_others_unchanged(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(build, "Renderer", _StandInVoice)
+    monkeypatch.setattr(build, "Renderer", StandInVoice)
     plain = tmp_path / "plain"
     shutil.copytree(FIX / "bench", plain)
     # each meeting twice: the noise variant's babble needs two clips per group

@@ -418,6 +418,15 @@ MAPTASK_SEED_OFFSET = 2
 """The Map Task endpoint group's seed is SEED + this (MRDA's endpoint group has SEED + 1)."""
 
 
+def _pick_turns(specs: list[EndpointSpec], count: int, cap: int | None) -> list[EndpointSpec]:
+    """Every corpus's endpoint turns are picked the same way: `count` in order, seeded, then
+    spread over `cap` (None: all) on the evaluated splits."""
+    chosen = sample_in_order(
+        specs, count, seed=SEED, key=lambda t: (t.meeting, t.start_in_meeting_s)
+    )
+    return chosen if cap is None else spread_subset(chosen, cap)
+
+
 def _derive_maptask(data_dir: Path, split: Split) -> list[EndpointSpec]:
     turns: list[EndpointSpec] = []
     for dialogue in read_maptask_split(data_dir, split):
@@ -504,26 +513,16 @@ def build_sets(
             sizes.overlap_swda_per_class[split],
             seed=SEED,
         )
-        picked_turns = sample_in_order(
-            turns,
-            sizes.endpoint_turns[split],
-            seed=SEED,
-            key=lambda t: (t.meeting, t.start_in_meeting_s),
-        )
+        cap = None if split == "train" else caps.get("endpoint")
+        picked_turns = _pick_turns(turns, sizes.endpoint_turns[split], cap)
         if split != "train":
             picked = spread_subset(picked, caps.get("overlap"))
-            picked_turns = spread_subset(picked_turns, caps.get("endpoint"))
         if with_maptask:
             mt_turns = _derive_maptask(data_dir, split)
-            mt_picked = sample_in_order(
-                mt_turns,
-                sizes.endpoint_turns[split],
-                seed=SEED,
-                key=lambda t: (t.meeting, t.start_in_meeting_s),
+            maptask_picks[split] = (
+                len(mt_turns),
+                _pick_turns(mt_turns, sizes.endpoint_turns[split], cap),
             )
-            if split != "train":
-                mt_picked = spread_subset(mt_picked, caps.get("endpoint"))
-            maptask_picks[split] = (len(mt_turns), mt_picked)
         logger.info("%s: derived in %.1f s", split, time.monotonic() - t0)
         picks[split] = (derived, picked_turns)
         extra = split in EXTRA_VARIANT_SPLITS
