@@ -53,7 +53,6 @@ from bench.datasets.derive import (
 from bench.datasets.manifest import (
     EndpointItem,
     OverlapItem,
-    endpoint_item_to_json,
     spread_subset,
     write_endpoint_manifest,
     write_overlap_manifest,
@@ -434,21 +433,6 @@ def _derive_maptask(data_dir: Path, split: Split) -> list[EndpointSpec]:
     return turns
 
 
-def _write_sourced_endpoint_manifest(
-    path: Path, items: Iterable[EndpointItem], source: str
-) -> None:
-    """An endpoint manifest whose lines also carry `source` (optional in the contract)."""
-    p = path.absolute()
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_suffix(p.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        for it in items:
-            obj = endpoint_item_to_json(it, p)
-            obj["source"] = source
-            f.write(json.dumps(obj, ensure_ascii=False) + "\n")
-    tmp.replace(p)  # atomic, like the other manifests
-
-
 def _balance(items: Iterable[OverlapItem]) -> dict[str, dict[str, int]]:
     out: dict[str, Counter[str]] = {}
     for it in items:
@@ -558,28 +542,9 @@ def build_sets(
             write_overlap_manifest(path, items)
             overlap_paths[f"{split}/{v}"] = path
         ep: _Group[EndpointSpec] | None = groups.get((split, "endpoint"))
-        if ep is None:
-            path = root / "endpoint" / "train-text.jsonl"
-            write_endpoint_manifest(path, [_endpoint_text_item(t) for t in picked_turns])
-            endpoint_paths["train/text"] = path
-            ep_errors: dict[str, str] = {}
-            ep_items_n = len(picked_turns)
-        else:
-            ep_dir = ep.audio_dir
-            ep_ok = ep.ok()
-            ok_ids = {t.id for t in ep_ok}
-            ep_errors = dict(ep.errors)
-            for t in picked_turns:
-                if t.id in ep.spans and t.id not in ok_ids:
-                    ep_errors[t.id] = "a segment rendered empty"
-            for v in ["clean", *_variant_names(ep.extra)]:
-                ep_items = [
-                    _endpoint_item(t, ep.spans[t.id], _audio_path(ep_dir, v, t.id)) for t in ep_ok
-                ]
-                path = root / "endpoint" / f"{split}-{v}.jsonl"
-                write_endpoint_manifest(path, ep_items)
-                endpoint_paths[f"{split}/{v}"] = path
-            ep_items_n = len(ep_ok)
+        ep_written, ep_errors = _write_endpoint_manifests(
+            root, split, picked_turns, ep, endpoint_paths, source=None
+        )
         # the splits are rendered together: the time until the split's audio was complete
         dt = max(g.done_s for g in (ov, ep) if g is not None)
         summary["splits"][split] = {
@@ -587,7 +552,7 @@ def build_sets(
             "overlap": _balance(_as_items(ok)),
             "overlap_render_errors": ov.errors,
             "overlap_clipping": ov.clipped,
-            "endpoint_turns": ep_items_n,
+            "endpoint_turns": len(ep_written),
             "endpoint_pauses": sum(len(t.segments) - 1 for t in picked_turns),
             "endpoint_render_errors": ep_errors,
             "endpoint_clipping": ep.clipped if ep is not None else {},
@@ -595,9 +560,16 @@ def build_sets(
         }
         if split in maptask_picks:
             mt_derived, mt_picked = maptask_picks[split]
-            mt_info = _write_maptask(
-                root, split, mt_picked, groups.get((split, "maptask")), endpoint_paths
+            mt_group = groups.get((split, "maptask"))
+            mt_written, mt_errors = _write_endpoint_manifests(
+                root, split, mt_picked, mt_group, endpoint_paths, source=MAPTASK_SOURCE
             )
+            mt_info: dict[str, Any] = {
+                "endpoint_turns": len(mt_written),
+                "endpoint_pauses": _n_pauses(mt_written),
+            }
+            if mt_group is not None:
+                mt_info["endpoint_render_errors"] = mt_errors
             summary["splits"][split]["maptask"] = {"derived_turns": mt_derived, **mt_info}
             if (split, "maptask") in groups:
                 dt = max(dt, groups[(split, "maptask")].done_s)
@@ -618,21 +590,25 @@ def build_sets(
     return BuiltSets(root, overlap_paths, endpoint_paths, summary)
 
 
-def _write_maptask(
+def _write_endpoint_manifests(
     root: Path,
     split: Split,
     picked: Sequence[EndpointSpec],
     group: _Group[EndpointSpec] | None,
     paths: dict[str, Path],
-) -> dict[str, Any]:
-    """Write the Map Task endpoint manifests of one split (text only for train); returns
-    its summary figures."""
+    *,
+    source: str | None,
+) -> tuple[list[EndpointSpec], dict[str, str]]:
+    """Write one corpus's endpoint manifests of `split`: text and timings only without a
+    rendered `group` (train), else one per condition of the clips that rendered. `source`
+    (None for the MRDA sets) names the files `<split>-<source>-<condition>.jsonl` and is
+    written on every line. Returns the turns written and the render errors by id."""
+    tag = f"{source}-" if source is not None else ""
     if group is None:
-        path = root / "endpoint" / f"{split}-{MAPTASK_SOURCE}-text.jsonl"
-        items = [_endpoint_text_item(t) for t in picked]
-        _write_sourced_endpoint_manifest(path, items, MAPTASK_SOURCE)
-        paths[f"{split}/{MAPTASK_SOURCE}-text"] = path
-        return {"endpoint_turns": len(picked), "endpoint_pauses": _n_pauses(picked)}
+        path = root / "endpoint" / f"{split}-{tag}text.jsonl"
+        write_endpoint_manifest(path, [_endpoint_text_item(t) for t in picked], source=source)
+        paths[f"{split}/{tag}text"] = path
+        return list(picked), {}
     ok = group.ok()
     ok_ids = {t.id for t in ok}
     errors = dict(group.errors)
@@ -643,14 +619,10 @@ def _write_maptask(
         items = [
             _endpoint_item(t, group.spans[t.id], _audio_path(group.audio_dir, v, t.id)) for t in ok
         ]
-        path = root / "endpoint" / f"{split}-{MAPTASK_SOURCE}-{v}.jsonl"
-        _write_sourced_endpoint_manifest(path, items, MAPTASK_SOURCE)
-        paths[f"{split}/{MAPTASK_SOURCE}-{v}"] = path
-    return {
-        "endpoint_turns": len(ok),
-        "endpoint_pauses": _n_pauses(ok),
-        "endpoint_render_errors": errors,
-    }
+        path = root / "endpoint" / f"{split}-{tag}{v}.jsonl"
+        write_endpoint_manifest(path, items, source=source)
+        paths[f"{split}/{tag}{v}"] = path
+    return ok, errors
 
 
 def _n_pauses(turns: Iterable[EndpointSpec]) -> int:

@@ -330,7 +330,17 @@ def write_overlap_manifest(path: Path | str, items: Iterable[OverlapItem]) -> No
     _write(p, (overlap_item_to_json(it, p) for it in items))
 
 
-def write_endpoint_manifest(path: Path | str, items: Iterable[EndpointItem]) -> None:
-    """Write `items` as an endpoint manifest at `path` (audio paths made relative)."""
+def write_endpoint_manifest(
+    path: Path | str, items: Iterable[EndpointItem], *, source: str | None = None
+) -> None:
+    """Write `items` as an endpoint manifest at `path` (audio paths made relative); with
+    `source`, every line also carries it (an optional field of the contract)."""
     p = Path(path).absolute()
-    _write(p, (endpoint_item_to_json(it, p) for it in items))
+
+    def row(it: EndpointItem) -> dict[str, Any]:
+        obj = endpoint_item_to_json(it, p)
+        if source is not None:
+            obj["source"] = source
+        return obj
+
+    _write(p, (row(it) for it in items))
