@@ -169,11 +169,17 @@ async def run_scene(
     clip_loader: Callable[[str], Samples] = user_clip,
     models: TurnTakingModels | None = None,
     settle_s: float = SETTLE_S,
+    llm_ttft_s: float | None = None,
 ) -> SceneResult:
     """Play `scene` in a fresh session (real time on a normal loop; `models` are needed by
     the `ours*` stacks). The scene is over once nothing happened for `settle_s` (s) after
-    its last clip."""
-    llm = ScriptedLLM(rules=scene.rules, default_reply=scene.default_reply)
+    its last clip. `llm_ttft_s`: the scripted LLM's time to first token (s; None: its
+    default)."""
+    llm = (
+        ScriptedLLM(rules=scene.rules, default_reply=scene.default_reply)
+        if llm_ttft_s is None
+        else ScriptedLLM(rules=scene.rules, default_reply=scene.default_reply, ttft_s=llm_ttft_s)
+    )
     h = await SimHarness.start(stack=stack, stt=stt, vad=vad, llm=llm, tts=tts, models=models)
     try:
         h.session.say(scene.opening)

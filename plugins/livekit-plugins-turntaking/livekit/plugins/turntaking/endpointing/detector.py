@@ -20,7 +20,8 @@ The framework commits only the turn's final transcripts (`_bounce_eou_task` read
 `_audio_transcript`): a commit planned before the recogniser finalised the last speech would
 send the earlier words alone and make the late ones a second turn. So while no final has
 arrived since the pause began, the future stays open (a transcript re-plans it at once) for
-at most `stt_wait_s` past the planned commit (`AdaptiveEndpointer.stt_hold_until_s`).
+at most until `stt_wait_s` after the pause began, never before the planned commit
+(`AdaptiveEndpointer.stt_hold_until_s`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
 from livekit.agents.voice.turn import EndpointingOptions, TurnDetectionEvent
 
 from ..log import logger
+from .continuation import DEFAULT_QUICK_STOP_S, ContinuationGuard, GuardAction
 from .model import (
     DEFAULT_CEILING_S,
     DEFAULT_FLOOR_S,
@@ -76,8 +78,11 @@ class AdaptiveTurnDetector(rtc.EventEmitter[EventName]):
     detector hears the user's transcripts and the agent's speaking state.
 
     `threshold` in (0, 1); `floor_s` <= `fallback_delay_s` <= `ceiling_s` <= 3 s;
-    `stt_wait_s` (0-5 s, 0 = off): longest a commit waits past its planned time for the
-    final transcript of the speech that ended the pause."""
+    `stt_wait_s` (0-5 s, 0 = off): longest a commit waits, from the pause's start, for the
+    final transcript of the speech that ended the pause (never less than its plan). `merge_continuations`: when the
+    user goes on right after a commit, withdraw the reply and make their words part of the
+    same turn (`continuation.ContinuationGuard`; `quick_stop_s` in [0, 2] s: how long the
+    reply may have been audible for that)."""
 
     def __init__(
         self,
@@ -87,6 +92,8 @@ class AdaptiveTurnDetector(rtc.EventEmitter[EventName]):
         ceiling_s: float = DEFAULT_CEILING_S,
         fallback_delay_s: float = FALLBACK_DELAY_S,
         stt_wait_s: float = DEFAULT_STT_WAIT_S,
+        merge_continuations: bool = True,
+        quick_stop_s: float = DEFAULT_QUICK_STOP_S,
         completeness: CompletenessModel | None = None,
         prior: PausePrior | None = None,
         clock: Callable[[], float] | None = None,
@@ -110,6 +117,15 @@ class AdaptiveTurnDetector(rtc.EventEmitter[EventName]):
         self._completeness = completeness
         self._prior = prior
         self._clock = clock
+        self._guard: ContinuationGuard | None = (
+            ContinuationGuard(quick_stop_s=quick_stop_s) if merge_continuations else None
+        )
+        self._session: Any = None
+        self._committed_pause_s: float | None = None
+        """Start of the pause in which the last turn was committed (s, detector clock)."""
+        self._merged_agents: set[int] = set()
+        self.merged_turns = 0
+        """User turns joined to the one committed before them (count)."""
         self._endpointer: AdaptiveEndpointer | None = None
         self._failed = False
         self._streams: list[AdaptiveTurnDetectorStream] = []
@@ -165,10 +181,19 @@ class AdaptiveTurnDetector(rtc.EventEmitter[EventName]):
 
     def attach(self, session: Any) -> None:
         """Listen to a session's user transcripts, agent state and agent messages (an
-        `AgentSession`)."""
+        `AgentSession`); with `merge_continuations`, also to the user's state and every
+        agent the session activates (to join a continuation to the turn before it)."""
+        self._session = session
         session.on("user_input_transcribed", self._on_transcribed)
         session.on("agent_state_changed", self._on_agent_state)
         session.on("conversation_item_added", self._on_item_added)
+        if self._guard is not None:
+            session.on("user_state_changed", self._on_user_state)
+
+    @property
+    def continuation_guard(self) -> ContinuationGuard | None:
+        """The continuation logic (None when `merge_continuations` is off)."""
+        return self._guard
 
     @property
     def is_fallback(self) -> bool:
@@ -209,7 +234,38 @@ class AdaptiveTurnDetector(rtc.EventEmitter[EventName]):
                 self._model_failed(exc)
 
     def _on_transcribed(self, ev: Any) -> None:
-        self.on_transcript(str(ev.transcript), is_final=bool(ev.is_final))
+        text = str(ev.transcript)
+        self.on_transcript(text, is_final=bool(ev.is_final))
+        if self._guard is not None and text.strip():
+            if self._guard.on_user_words(self.now()) is GuardAction.WITHDRAW:
+                self._withdraw_reply()
+
+    def _on_user_state(self, ev: Any) -> None:
+        if self._guard is None or ev.new_state != "speaking":
+            return
+        now = self.now()
+        self._guard.on_user_speech_start(now)
+        start, self._committed_pause_s = self._committed_pause_s, None
+        ep = self._endpointer
+        if self._guard.resumed_at_s == now and start is not None and ep is not None:
+            # the user went on after the commit: that silence was one of their mid-turn
+            # pauses, the kind a fast commit never lets the curve learn otherwise
+            try:
+                ep.pauses.observe(now - start)
+            except Exception as exc:
+                self._model_failed(exc)
+
+    def _withdraw_reply(self) -> None:
+        session = self._session
+        if session is None:
+            return
+        logger.debug("the user went on after the commit: reply withdrawn")
+        try:
+            session.interrupt()
+        except RuntimeError:
+            # an uninterruptible reply plays on; the continuation stays a turn of its own
+            if self._guard is not None:
+                self._guard.take_merge()
 
     def on_agent_message(self, text: str) -> None:
         """The agent's latest whole message, as heard (a count of digits it asks for ends
@@ -227,15 +283,55 @@ class AdaptiveTurnDetector(rtc.EventEmitter[EventName]):
 
     def _on_item_added(self, ev: Any) -> None:
         item = getattr(ev, "item", None)
-        if getattr(item, "role", None) == "assistant":
+        kind = getattr(item, "type", None)
+        role = getattr(item, "role", None)
+        if kind == "agent_handoff" and self._guard is not None and self._session is not None:
+            # added once the new agent is current, before it hears the user
+            self._wrap_agent(self._session.current_agent)
+        if role == "assistant":
             self.on_agent_message(str(getattr(item, "text_content", None) or ""))
+            if self._guard is not None:
+                if getattr(item, "interrupted", False):
+                    self._guard.on_reply_interrupted()
+                else:
+                    self._guard.on_reply_done()
+        elif role == "user" and self._guard is not None:
+            self._guard.on_commit(self.now())
 
     def _on_agent_state(self, ev: Any) -> None:
+        if ev.new_state == "speaking" and self._guard is not None:
+            self._guard.on_agent_audible(self.now())
         if self._endpointer is not None and ev.new_state == "speaking":
             try:
                 self._endpointer.on_agent_speech()
             except Exception as exc:
                 self._model_failed(exc)
+
+    def _wrap_agent(self, agent: Any) -> None:
+        if id(agent) in self._merged_agents:
+            return
+        self._merged_agents.add(id(agent))
+        orig = agent.on_user_turn_completed
+
+        async def on_user_turn_completed(turn_ctx: Any, new_message: Any) -> None:
+            if self._guard is not None and self._guard.take_merge():
+                await self._merge(agent, turn_ctx, new_message)
+            await orig(turn_ctx, new_message=new_message)
+
+        agent.on_user_turn_completed = on_user_turn_completed
+
+    async def _merge(self, agent: Any, turn_ctx: Any, new_message: Any) -> None:
+        removed = join_continuation(turn_ctx, new_message)
+        if not removed:
+            return
+        self.merged_turns += 1
+        ctx = agent.chat_ctx.copy()
+        ctx.items[:] = [it for it in ctx.items if it.id not in removed]
+        await agent.update_chat_ctx(ctx)
+        if self._session is not None:
+            history = self._session.history.items
+            history[:] = [it for it in history if it.id not in removed]
+        logger.debug("continuation joined to the turn before it")
 
     def _model_failed(self, exc: Exception) -> None:
         # an exception escaping into the framework would kill its VAD task (no more user
@@ -371,7 +467,7 @@ class AdaptiveTurnDetectorStream:
             return
         self._det.stt_waits_expired += 1
         logger.info(
-            "no final transcript %.1f s after the planned commit: committing without it",
+            "no final transcript %.1f s into the pause: committing without it",
             self._det._stt_wait_s,
         )
         fut.set_result(_event(1.0))
@@ -396,8 +492,10 @@ class AdaptiveTurnDetectorStream:
         self._pause_start_s = None
 
     def flush(self, reason: str | None = None) -> None:
-        """The turn was committed or cleared: close it without learning a pause."""
+        """The turn was committed or cleared: close it without learning a pause (the
+        detector learns it if the user goes on at once)."""
         self._drop_plan()
+        self._det._committed_pause_s = self._pause_start_s
         self._pause_start_s = None
         ep = self._det.endpointer
         if ep is not None:
@@ -414,6 +512,38 @@ class AdaptiveTurnDetectorStream:
         self.end_input()
         if self in self._det._streams:
             self._det._streams.remove(self)
+
+
+def join_continuation(turn_ctx: Any, new_message: Any) -> set[str]:
+    """Make `new_message` (a user turn being committed) the whole turn: the text of the last
+    user message in `turn_ctx` goes before its own, and that message and the withdrawn
+    reply's assistant messages after it leave `turn_ctx`. Returns the ids removed (empty,
+    and nothing changed, when there is no earlier user message or a tool ran after it)."""
+    items = turn_ctx.items
+    idx = next(
+        (
+            k
+            for k in range(len(items) - 1, -1, -1)
+            if items[k].type == "message" and items[k].role == "user"
+        ),
+        None,
+    )
+    if idx is None:
+        return set()
+    tail = items[idx + 1 :]
+    if any(it.type in ("function_call", "function_call_output") for it in tail):
+        return set()
+    prev = items[idx]
+    drop = {prev.id} | {it.id for it in tail if it.type == "message" and it.role == "assistant"}
+    before = (prev.text_content or "").strip()
+    content = new_message.content
+    if before:
+        if content and isinstance(content[0], str):
+            content[0] = f"{before} {content[0]}".strip()
+        else:
+            content.insert(0, before)
+    items[:] = [it for it in items if it.id not in drop]
+    return drop
 
 
 def _event(p: float) -> TurnDetectionEvent:
