@@ -39,6 +39,16 @@ def test_defaults_are_valid_and_offline_modes_need_nothing() -> None:
     assert missing_for_mode(settings, "console") == ["DEEPGRAM_API_KEY", "OPENAI_API_KEY"]
 
 
+def test_patience_default_and_range_are_the_plugins() -> None:
+    from livekit.plugins.turntaking.endpointing import model
+
+    from worker import config
+
+    assert config.DEFAULT_PATIENCE == model.DEFAULT_THRESHOLD
+    assert (config.MIN_PATIENCE, config.MAX_PATIENCE) == (model.MIN_PATIENCE, model.MAX_PATIENCE)
+    assert load_settings({"ENDPOINTING_PATIENCE": "0.9"}).endpointing_patience == 0.9
+
+
 def test_environment_overrides_dotenv(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
     env_file.write_text("OPENAI_API_KEY=from-file\nLOAD_THRESHOLD=0.5\nAGENT_NAME=file-name\n")
@@ -58,6 +68,8 @@ def test_environment_overrides_dotenv(tmp_path: Path) -> None:
         ("INTERRUPTION_MODE", "cloud", "arbiter, vad"),
         ("ENDPOINTING_MODE", "magic", "adaptive, livekit"),
         ("USER_AWAY_TIMEOUT_S", "0", "[1, 600]"),
+        ("ENDPOINTING_PATIENCE", "1.0", "[0.3, 0.995]"),
+        ("ENDPOINTING_PATIENCE", "patient", "must be a number"),
         ("MAX_CONNECT_RETRIES", "-1", "[0, 100]"),
         ("LOG_LEVEL", "verbose", "DEBUG, INFO"),
     ],

@@ -25,6 +25,7 @@ from livekit.plugins.turntaking.endpointing import (
     CompletenessModel,
     EndpointDecision,
 )
+from livekit.plugins.turntaking.endpointing.detector import FRAMEWORK_QUERY_SILENCE_S
 
 from tests.test_endpointing_model import PRIOR
 
@@ -205,8 +206,12 @@ def test_commit_is_held_until_the_late_final_transcript(vloop: VirtualTimeLoop) 
     late = planned + 0.6
     waited, planned, expired = vloop.run_until_complete(main(late))
     assert waited == pytest.approx(late) and expired == 0
-    waited, planned, expired = vloop.run_until_complete(main(None, stt_wait_s=0.7))
-    assert waited == pytest.approx(planned + 0.7) and expired == 1  # capped, counted
+    waited, planned, expired = vloop.run_until_complete(main(None, stt_wait_s=3.0))
+    # capped 3.0 s into the pause (predict() came 0.2 s into it), counted
+    cap = 3.0 - FRAMEWORK_QUERY_SILENCE_S
+    assert cap > planned and waited == pytest.approx(cap) and expired == 1
+    waited, planned, expired = vloop.run_until_complete(main(None, stt_wait_s=0.3))
+    assert waited == pytest.approx(planned) and expired == 1  # never before the plan
 
 
 def test_missing_model_falls_back_to_fixed_delay_and_logs_once(

@@ -15,6 +15,12 @@ from typing import Final, Literal
 
 from dotenv import dotenv_values
 
+DEFAULT_PATIENCE: Final = 0.52
+"""The plugin's default `TurnTaking(patience=...)` (a test keeps them equal; importing the
+plugin here would load the framework before `--help` answers)."""
+MIN_PATIENCE: Final = 0.3
+MAX_PATIENCE: Final = 0.995
+
 InterruptionMode = Literal["arbiter", "vad"]
 EndpointingMode = Literal["adaptive", "livekit"]
 
@@ -111,6 +117,9 @@ class Settings:
     """`arbiter`: our local backchannel/interruption arbiter; `vad`: the framework's barge-in."""
     endpointing_mode: EndpointingMode = "adaptive"
     """`adaptive`: our per-speaker endpointing; `livekit`: the framework's fixed endpointing."""
+    endpointing_patience: float = DEFAULT_PATIENCE
+    """How sure the adaptive endpointing must be that the turn is over before it commits
+    (`TurnTaking(patience=...)`): higher waits longer and cuts off fewer unfinished turns."""
     input_sample_rate_hz: int = 16_000
     """Rate the room's audio is resampled to before STT, VAD and our models (8 kHz SIP audio
     is upsampled, 48 kHz WebRTC audio downsampled)."""
@@ -139,6 +148,11 @@ class Settings:
             raise ConfigError(
                 f"ENDPOINTING_MODE must be one of {', '.join(_ENDPOINTING_MODES)}, "
                 f"got {self.endpointing_mode!r}"
+            )
+        if not MIN_PATIENCE <= self.endpointing_patience <= MAX_PATIENCE:
+            raise ConfigError(
+                f"ENDPOINTING_PATIENCE must be in [{MIN_PATIENCE}, {MAX_PATIENCE}], "
+                f"got {self.endpointing_patience}"
             )
         if not 8_000 <= self.input_sample_rate_hz <= 48_000:
             raise ConfigError(

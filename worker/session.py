@@ -47,11 +47,12 @@ def prewarm(proc: JobProcess) -> None:
 
 def turn_taking(settings: Settings, models: TurnTakingModels) -> TurnTaking:
     """The turn-taking plugin for one session, as the settings select it
-    (`INTERRUPTION_MODE`, `ENDPOINTING_MODE`)."""
+    (`INTERRUPTION_MODE`, `ENDPOINTING_MODE`, `ENDPOINTING_PATIENCE`)."""
     return TurnTaking(
         models,
         arbiter=settings.interruption_mode == "arbiter",
         adaptive_endpointing=settings.endpointing_mode == "adaptive",
+        patience=settings.endpointing_patience,
     )
 
 

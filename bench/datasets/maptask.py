@@ -57,6 +57,8 @@ from pathlib import Path
 from typing import Literal
 
 from livekit.plugins.turntaking.arbiter.model import acknowledgement_only, normalize_words
+from livekit.plugins.turntaking.endpointing.model import MAX_PAUSE_S, MIN_PAUSE_S
+from livekit.plugins.turntaking.endpointing.model import normalize_words as endpoint_tokens
 
 from bench.datasets.corpus import CorpusError, MrdaWord, Split
 from bench.datasets.derive import (
@@ -71,6 +73,7 @@ from bench.datasets.derive import (
     segments_from_words,
     speakable,
 )
+from bench.datasets.silences import Silence
 
 __all__ = [
     "ACKNOWLEDGE",
@@ -462,3 +465,42 @@ def train_hold_lengths(data_dir: Path) -> list[float]:
         for t in dialogue_turns(d)
         for a, b in t.holds
     ]
+
+
+def turn_silences(dialogue: MaptaskDialogue) -> list[Silence]:
+    """Every labelled silence of one dialogue, in the MRDA reading's form
+    (`bench.datasets.silences.Silence`): each hold of MIN_PAUSE_S..MAX_PAUSE_S is a mid-turn
+    pause, and the end of a turn the partner took over (not abandoned, not a cut-off
+    fragment) ends the turn. A longer hold starts a new stretch of text, as in MRDA."""
+    out: list[Silence] = []
+    for turn in dialogue_turns(dialogue):
+        speaker = f"maptask:{dialogue.speakers[turn.role]}"
+        tokens: list[str] = []
+        pending: list[Silence] = []
+        words = turn.words
+        for i, w in enumerate(words):
+            tokens.extend(endpoint_tokens(" ".join(_spoken([w]))))
+            if i + 1 == len(words):
+                break
+            gap = words[i + 1].start_s - w.end_s
+            if gap > MAX_PAUSE_S:
+                tokens, pending = [], []
+            elif gap >= MIN_PAUSE_S and tokens:
+                pending.append(Silence(speaker, w.end_s, gap, tuple(tokens), False, len(pending)))
+        out.extend(pending)
+        last = words[-1]
+        if (
+            turn.floor_taken_s is not None
+            and tokens
+            and not last.abandoned
+            and not last.text.endswith("-")
+        ):
+            gap = max(turn.floor_taken_s - last.end_s, 0.0)
+            out.append(Silence(speaker, last.end_s, gap, tuple(tokens), True, len(pending)))
+    out.sort(key=lambda s: (s.start_s, s.speaker))
+    return out
+
+
+def load_maptask_silences(data_dir: Path, split: Split) -> dict[str, list[Silence]]:
+    """The labelled silences of every dialogue of `split`, by dialogue name."""
+    return {d.name: turn_silences(d) for d in read_maptask_split(data_dir, split)}

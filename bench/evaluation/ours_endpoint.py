@@ -40,12 +40,15 @@ from bench.evaluation.baselines.endpoint import EOT_SILENCE_S, EOT_WINDOW_SAMPLE
 from bench.evaluation.baselines.vad_timeline import vad_timeline
 from bench.evaluation.types import EndpointOutcome, TranscriptEvent
 
-THRESHOLDS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.45, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85)
+THRESHOLDS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.35, 0.4, 0.42, 0.44, 0.46, 0.48, 0.5)
+THRESHOLDS += (0.52, 0.54, 0.56, 0.58, 0.6, 0.62, 0.64, 0.66, 0.68, 0.7, 0.75, 0.8, 0.85)
 THRESHOLDS += (0.86, 0.87, 0.88, 0.89, 0.9, 0.91, 0.92, 0.93, 0.94, 0.95, 0.955, 0.96, 0.965)
 THRESHOLDS += (0.97, 0.975, 0.98, 0.985, 0.99, 0.995)
 """Posterior P(turn over) operating points swept for the trade-off curve: from 0.1, so that
 it reaches the eot-bench budgets of 0.3 and 0.6 s mean latency (since 2026-12-01; 0.45
 splits the jump at the text model's base rate, 0.385, and 0.96 the 5 % region on val);
+since 2026-12-06 in 0.02 steps from 0.4 to 0.7, where the sub-second budgets fall (the
+0.1 steps there put no point between 0.49 and 0.63 s of mean latency);
 since 2026-12-03 in finer steps from 0.85, where the 5 and 10 % budgets fall (the
 baselines' windows went to 0.05 s steps at the same time,
 `bench.evaluation.baselines.endpoint.SILENCE_WINDOWS_S`)."""
@@ -104,6 +107,7 @@ class AdaptiveEndpointPolicy:
         ceiling_s: float = DEFAULT_CEILING_S,
         prior_weight: float = PRIOR_PSEUDO_COUNT,
         scale_weight: float = SCALE_PSEUDO_COUNT,
+        cue_floors: bool = True,
     ) -> None:
         if not thresholds or any(not 0.0 < t < 1.0 for t in thresholds):
             raise ValueError("thresholds must be posterior probabilities in (0, 1)")
@@ -121,6 +125,8 @@ class AdaptiveEndpointPolicy:
         self.ceiling_s = ceiling_s
         self.prior_weight = prior_weight
         self.scale_weight = scale_weight
+        self.cue_floors = cue_floors
+        """Apply the words' shortest delays (`cue_min_delay_s`), as the plugin does."""
         self._completeness: CompletenessModel | None = None
         self._prior: PausePrior | None = None
         self._eot: Any = None
@@ -219,12 +225,8 @@ class AdaptiveEndpointPolicy:
                 if self._completeness is not None and words:
                     p_text = self._completeness.word_probability(words)
                     self.model_calls += 1
-                p_end = end_probability(
-                    p_text,
-                    p_audio,
-                    audio_weight=self.audio_weight,
-                    cues=turn_cues(words, text=text),
-                )
+                cues = turn_cues(words, text=text)
+                p_end = end_probability(p_text, p_audio, audio_weight=self.audio_weight, cues=cues)
                 delays = [
                     commit_delay(
                         p_end,
@@ -233,6 +235,7 @@ class AdaptiveEndpointPolicy:
                         threshold=thr,
                         floor_s=self.floor_s,
                         ceiling_s=self.ceiling_s,
+                        cues=cues if self.cue_floors else None,
                     )
                     for thr in self.thresholds
                 ]

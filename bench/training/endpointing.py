@@ -1,17 +1,20 @@
-"""Train the adaptive endpointing models from MRDA (train split only; choices on val).
+"""Train the adaptive endpointing models from MRDA and the Map Task (train splits only;
+choices on val).
 
     python -m bench.training.endpointing --data DIR [--out DIR]
 
 Data provenance: ICSI Meeting Recorder Dialog Act corpus (`mrda/mrda_archive/database/
 <meeting>.dadb`, per-word times), meetings listed in `mrda_data/metadata/train_split.txt`,
-read as labelled silences (`bench.datasets.silences`). For every speaker, consecutive
-non-backchannel words form a turn until another speaker's non-backchannel word starts
-(backchannels, dialogue act `b`, never end a turn). A silence of MIN_PAUSE_S..MAX_PAUSE_S
-between two words of the same turn is a mid-turn pause: its length goes to the pause prior,
-and the turn's text up to it is an "incomplete" example; the turn's whole text is a
-"complete" example. Every turn counts, whatever its length and whether it has a pause
-(`meeting_silences`): until 2026-12-02 only turns of three words or more with a mid-turn
-pause did, so every one- or two-word text was an "incomplete" example and the model
+read as labelled silences (`bench.datasets.silences`); with `maptask/` beside it, the HCRC
+Map Task train dialogues too (`bench.datasets.maptask.turn_silences`: a turn ends where the
+partner takes the floor), for the completeness model only (the pause prior stays MRDA's).
+For every speaker, consecutive non-backchannel words form a turn until another speaker's
+non-backchannel word starts (backchannels, dialogue act `b`, never end a turn). A silence of
+MIN_PAUSE_S..MAX_PAUSE_S between two words of the same turn is a mid-turn pause: its length
+goes to the pause prior, and the turn's text up to it is an "incomplete" example; the turn's
+whole text is a "complete" example. Every turn counts, whatever its length and whether it
+has a pause (`meeting_silences`): until 2026-12-02 only turns of three words or more with a
+mid-turn pause did, so every one- or two-word text was an "incomplete" example and the model
 made a plain "yes" wait the longest (docs/endpointing.md). The L2 strength is chosen on the
 val meetings (log loss); test meetings are never read.
 
@@ -39,6 +42,7 @@ from livekit.plugins.turntaking.endpointing.model import (
     feature_indices,
 )
 
+from bench.datasets.maptask import load_maptask_silences
 from bench.datasets.silences import Silence, load_split
 
 HASH_DIM = 1 << 14
@@ -157,7 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m bench.training.endpointing", description=__doc__.splitlines()[0]
     )
-    ap.add_argument("--data", type=Path, required=True, help="folder holding mrda/")
+    ap.add_argument(
+        "--data", type=Path, required=True, help="folder holding mrda/ (and maptask/, optional)"
+    )
     ap.add_argument("--out", type=Path, default=DATA_DIR)
     ap.add_argument(
         "--no-pause-weight",
@@ -169,8 +175,19 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.data / "mrda").is_dir():
         print(f"error: {args.data}/mrda not found (pass the shared data folder)", file=sys.stderr)
         return 2
-    train = examples(load_split(args.data, "train"), args.no_pause_weight)
-    val = examples(load_split(args.data, "val"))
+    train_sets = load_split(args.data, "train")
+    val_sets = load_split(args.data, "val")
+    # the pause prior stays the meetings': on val, Map Task's longer holds in it made the
+    # meeting turns slower at every budget without helping the dialogues (2026-12-06)
+    prior_pauses = examples(train_sets).pauses_s
+    corpora = ["mrda"]
+    if (args.data / "maptask").is_dir():
+        # two-party task dialogue beside the meetings: same reading, same weights
+        train_sets |= load_maptask_silences(args.data, "train")
+        val_sets |= load_maptask_silences(args.data, "val")
+        corpora.append("maptask")
+    train = examples(train_sets, args.no_pause_weight)
+    val = examples(val_sets)
     rows, cols = design(train.texts)
     y = np.asarray(train.labels, dtype=np.float64)
     best: tuple[float, float, npt.NDArray[np.float64], float, dict[str, float]] | None = None
@@ -191,17 +208,18 @@ def main(argv: list[str] | None = None) -> int:
         bias=np.float64(b),
         feature_version=np.int64(FEATURE_VERSION),
     )
-    q = np.quantile(np.asarray(train.pauses_s), np.linspace(0, 1, PRIOR_QUANTILES))
+    q = np.quantile(np.asarray(prior_pauses), np.linspace(0, 1, PRIOR_QUANTILES))
     np.savez_compressed(args.out / PAUSE_PRIOR_FILE, quantiles_s=q)
     report.update(
         {
+            "corpora": corpora,
             "chosen_l2": l2,
             "no_pause_turn_weight": args.no_pause_weight,
             "val": m,
             "train": evaluate(w, b, train.texts, train.labels),
-            "train_pauses": len(train.pauses_s),
+            "train_pauses": len(prior_pauses),
             "pause_quantiles_s": {
-                k: round(float(np.quantile(train.pauses_s, v)), 3)
+                k: round(float(np.quantile(prior_pauses, v)), 3)
                 for k, v in (("p50", 0.5), ("p75", 0.75), ("p90", 0.9), ("p95", 0.95))
             },
         }
