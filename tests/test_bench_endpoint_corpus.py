@@ -166,3 +166,11 @@ def test_cli_says_what_is_wrong(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "lag_s must be in" in capsys.readouterr().err
     assert main(["--data", str(FIX), "--split", "val"]) == 2  # the fixture has no val split
     assert "val_split.txt" in capsys.readouterr().err
+
+
+def test_the_maptask_replay_reads_its_dialogues(tmp_path: Path) -> None:
+    from bench.evaluation.endpoint_corpus import load_silences
+
+    with pytest.raises(ValueError, match="corpus must be one of mrda, maptask"):
+        load_silences(tmp_path, "val", "switchboard")
+    assert main(["--data", str(tmp_path), "--split", "val", "--corpus", "maptask"]) == 2

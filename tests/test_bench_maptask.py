@@ -28,6 +28,7 @@ from bench.datasets.maptask import (
     maptask_dialogues,
     read_dialogue,
     read_maptask_split,
+    turn_silences,
 )
 
 FIX = Path(__file__).parent / "fixtures"
@@ -67,6 +68,23 @@ def test_turn_ends_where_the_partner_takes_the_floor_not_at_an_acknowledgement()
         ["right", "got", "it"],
     ]
     assert [t[2] for t in follower] == [1.8, 5.5, 8.5, None]
+
+
+def test_silences_for_training_label_holds_and_floor_taking_ends() -> None:
+    # the giver's turns of q1ec1 as the labelled silences the completeness model learns:
+    # holds are mid-turn pauses with the text so far, a floor-taking end ends the turn
+    got = [
+        (s.start_s, round(s.length_s, 2), s.words[-1], s.ends_turn, s.earlier_pauses)
+        for s in turn_silences(read_dialogue(ROOT, "q1ec1"))
+        if s.speaker == "maptask:q1eta1"
+    ]
+    assert got == [
+        (1.2, 0.6, "down", False, 0),  # the hold under the follower's "mmhmm"
+        (2.7, 1.1, "mill", True, 1),  # the follower's question at 3.8 s takes the floor
+        (6.9, 0.25, "and", False, 0),
+        (7.8, 0.7, "stop", False, 1),  # "okay" does not take it
+        (8.9, 0.1, "there", True, 2),  # the reply at 9.0 s does
+    ]
 
 
 def test_holds_are_silences_of_at_least_the_mrda_pause_minimum() -> None:

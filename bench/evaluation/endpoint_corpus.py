@@ -1,7 +1,10 @@
-"""End-of-turn policies replayed on every silence of an MRDA split (text and word times).
+"""End-of-turn policies replayed on every silence of a corpus split (text and word times).
 
     python -m bench.evaluation.endpoint_corpus --data DIR --split val [--split test]
-        [--out R.json]
+        [--corpus mrda|maptask] [--out R.json]
+
+`--corpus maptask` replays the HCRC Map Task dialogues instead of the MRDA meetings
+(`bench.datasets.maptask.turn_silences`: a turn ends where the partner takes the floor).
 
 `bench endpoint` judges policies on rendered audio, but only on turns that have a mid-turn
 pause and at least three words (the set's derivation rule): the turns where waiting pays.
@@ -49,6 +52,7 @@ from livekit.plugins.turntaking.endpointing.model import (
     turn_cues,
 )
 
+from bench.datasets.maptask import load_maptask_silences
 from bench.datasets.silences import Silence, load_split
 from bench.evaluation.ours_endpoint import DEFAULT_THRESHOLD, THRESHOLDS
 
@@ -56,6 +60,8 @@ FIXED_WINDOWS_S: tuple[float, ...] = tuple(round(0.2 + 0.05 * k, 2) for k in ran
 """Silence windows swept for `fixed`, seconds (0.2-2.5)."""
 FIXED_DEFAULT_S = 0.5
 SPLITS = ("val", "test")
+CORPORA = ("mrda", "maptask")
+"""Corpora the replay reads (`--corpus`), each from its folder under `--data`."""
 BUDGETS = (0.05, 0.10)
 """False cut-off rates at which the lowest mean latency is reported."""
 
@@ -208,14 +214,31 @@ def replay_split(
     }
 
 
+def load_silences(data: Path, split: str, corpus: str = "mrda") -> dict[str, list[Silence]]:
+    """The labelled silences of `corpus` (one of `CORPORA`) in `split`, by meeting or
+    dialogue name."""
+    if corpus == "mrda":
+        return load_split(data, split)
+    if corpus == "maptask":
+        return load_maptask_silences(data, split)  # type: ignore[arg-type]
+    raise ValueError(f"corpus must be one of {', '.join(CORPORA)}, got {corpus!r}")
+
+
 def run(
-    data: Path, splits: Sequence[str], compare: Sequence[Path] = (), *, lag_s: float = 0.0
+    data: Path,
+    splits: Sequence[str],
+    compare: Sequence[Path] = (),
+    *,
+    lag_s: float = 0.0,
+    corpus: str = "mrda",
 ) -> dict[str, object]:
-    """The replay of every split in `splits` (val, test), by split name."""
+    """The replay of every split in `splits` (val, test) of `corpus`, by split name."""
     completeness, prior = CompletenessModel.load(), PausePrior.load()
     others = [(str(p), CompletenessModel.load(p)) for p in compare]
     return {
-        split: replay_split(load_split(data, split), completeness, prior, others, lag_s=lag_s)
+        split: replay_split(
+            load_silences(data, split, corpus), completeness, prior, others, lag_s=lag_s
+        )
         for split in splits
     }
 
@@ -239,7 +262,7 @@ def markdown(report: dict[str, object]) -> str:
         lines += [
             f"### endpoint corpus replay / {split}",
             "",
-            f"{r['meetings']} meetings, {r['mid_turn_pauses']} mid-turn pauses, "
+            f"{r['meetings']} conversations, {r['mid_turn_pauses']} mid-turn pauses, "
             f"{r['turn_ends']} turn ends ({r['turn_ends_without_pause']} without a pause); "
             f"words known {r['text_lag_s']:g} s into each silence "
             "(`python -m bench.evaluation.endpoint_corpus`).",
@@ -260,8 +283,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m bench.evaluation.endpoint_corpus", description=__doc__.splitlines()[0]
     )
-    ap.add_argument("--data", type=Path, required=True, help="folder holding mrda/")
+    ap.add_argument("--data", type=Path, required=True, help="folder holding mrda/ (and maptask/)")
     ap.add_argument("--split", action="append", choices=SPLITS, required=True)
+    ap.add_argument("--corpus", choices=CORPORA, default="mrda", help="corpus to replay")
     ap.add_argument(
         "--compare",
         type=Path,
@@ -280,11 +304,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ap.add_argument("--out", type=Path, help="write the figures as JSON here")
     args = ap.parse_args(argv)
-    if not (args.data / "mrda").is_dir():
-        print(f"error: {args.data}/mrda not found (pass the shared data folder)", file=sys.stderr)
+    if not (args.data / args.corpus).is_dir():
+        print(
+            f"error: {args.data}/{args.corpus} not found (pass the shared data folder)",
+            file=sys.stderr,
+        )
         return 2
     try:
-        report = run(args.data, args.split, args.compare, lag_s=args.lag_s)
+        report = run(args.data, args.split, args.compare, lag_s=args.lag_s, corpus=args.corpus)
     except (OSError, ValueError) as exc:  # a missing meeting file, a bad model, a bad lag
         print(f"error: {exc}", file=sys.stderr)
         return 2
