@@ -79,10 +79,10 @@ class AdaptiveTurnDetector(rtc.EventEmitter[EventName]):
 
     `threshold` in (0, 1); `floor_s` <= `fallback_delay_s` <= `ceiling_s` <= 3 s;
     `stt_wait_s` (0-5 s, 0 = off): longest a commit waits, from the pause's start, for the
-    final transcript of the speech that ended the pause (never less than its plan). `merge_continuations`: when the
-    user goes on right after a commit, withdraw the reply and make their words part of the
-    same turn (`continuation.ContinuationGuard`; `quick_stop_s` in [0, 2] s: how long the
-    reply may have been audible for that)."""
+    final transcript of the speech that ended the pause (never less than its plan).
+    `merge_continuations`: when the user goes on right after a commit, withdraw the reply
+    and make their words part of the same turn (`continuation.ContinuationGuard`;
+    `quick_stop_s` in [0, 2] s: how long the reply may have been audible for that)."""
 
     def __init__(
         self,
