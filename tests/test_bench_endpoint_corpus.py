@@ -122,14 +122,15 @@ def test_replay_charges_the_delay_to_ends_and_counts_longer_pauses_as_cut_offs()
 def test_words_that_arrive_late_hold_the_commit_until_they_arrive() -> None:
     sure_end = CompletenessModel(weights=np.zeros(16), bias=8.0)
     meetings = {"M": [_silence(0.0, 1.0, "that is all", True, 0)]}
-    _, at_once = adaptive_delays(meetings, sure_end, PRIOR, (0.97,))
-    _, late = adaptive_delays(meetings, sure_end, PRIOR, (0.97,), lag_s=0.5)
-    _, base_only = adaptive_delays(meetings, None, PRIOR, (0.97,))
+    # a patience at which the floor is the plain one (`patience_floor_s`)
+    _, at_once = adaptive_delays(meetings, sure_end, PRIOR, (0.55,))
+    _, late = adaptive_delays(meetings, sure_end, PRIOR, (0.55,), lag_s=0.3)
+    _, base_only = adaptive_delays(meetings, None, PRIOR, (0.55,))
     assert at_once[0, 0] == pytest.approx(0.15)
-    assert late[0, 0] == pytest.approx(0.5)  # the base rate alone would wait longer
-    assert base_only[0, 0] > 0.5
+    assert late[0, 0] == pytest.approx(0.3)  # the base rate alone would wait longer
+    assert base_only[0, 0] > 0.3
     # with no confident text the lag changes nothing
-    _, unsure_late = adaptive_delays(meetings, None, PRIOR, (0.97,), lag_s=0.5)
+    _, unsure_late = adaptive_delays(meetings, None, PRIOR, (0.55,), lag_s=0.3)
     assert unsure_late[0, 0] == pytest.approx(base_only[0, 0])
     with pytest.raises(ValueError, match="lag_s"):
         adaptive_delays(meetings, None, PRIOR, lag_s=DEFAULT_CEILING_S + 1)

@@ -472,3 +472,17 @@ def test_only_digits_being_read_out_hold_the_turn_whatever_the_patience(
     # the ceiling still bounds it
     capped = commit_delay(0.5, grid, survival, threshold=0.3, floor_s=0.1, ceiling_s=1.0, cues=cues)
     assert capped <= 1.0
+
+
+def test_patience_floor_is_off_at_the_default_and_grows_with_patience() -> None:
+    from livekit.plugins.turntaking.endpointing.model import (
+        DEFAULT_FLOOR_S,
+        DEFAULT_THRESHOLD,
+        PATIENT_FLOOR_MAX_S,
+        patience_floor_s,
+    )
+
+    assert patience_floor_s(DEFAULT_THRESHOLD) == DEFAULT_FLOOR_S
+    levels = [patience_floor_s(t) for t in (0.3, 0.6, 0.7, 0.8, 0.9, 0.95, 0.995)]
+    assert levels == sorted(levels) and levels[0] == DEFAULT_FLOOR_S
+    assert levels[-1] <= PATIENT_FLOOR_MAX_S and levels[3] > 0.5

@@ -34,6 +34,11 @@ from livekit.plugins.turntaking import (
     TurnTakingModels,
     load_models,
 )
+from livekit.plugins.turntaking.endpointing.model import (
+    DEFAULT_FLOOR_S,
+    DEFAULT_THRESHOLD,
+    patience_floor_s,
+)
 
 from sim.fake_stt import ScriptedSTT
 from sim.harness import Conversation, EventKind, SimHarness, TimelineEvent
@@ -328,6 +333,22 @@ def test_turn_taking_rejects_bad_arguments(models: TurnTakingModels) -> None:
         tt.on("turn", print)  # type: ignore[call-overload]
     with pytest.raises(ValueError, match="cannot be tuned|Silero"):
         tt.vad(object())  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"patience must be in \[0.3, 0.995\]"):
+        TurnTaking(models, patience=0.2)
+    with pytest.raises(TypeError, match="patience must be a number"):
+        TurnTaking(models, patience=True)
+
+
+def test_patience_sets_the_commit_threshold_and_its_shortest_wait(models: TurnTakingModels) -> None:
+    quick, patient = TurnTaking(models), TurnTaking(models, patience=0.9)
+    assert quick.endpointing is not None and patient.endpointing is not None
+    q, p = quick.endpointing.endpointer, patient.endpointing.endpointer
+    assert q is not None and p is not None
+    assert q.threshold == DEFAULT_THRESHOLD and q.floor_s == DEFAULT_FLOOR_S
+    assert p.threshold == 0.9 and p.floor_s == pytest.approx(patience_floor_s(0.9))
+    assert 1.0 < p.floor_s < 1.3  # a patient user is never answered within a second
+    # the framework's shortest delay follows (and the model-less fallback is not shorter)
+    assert patient.turn_handling()["endpointing"]["min_delay"] == p.floor_s  # type: ignore[index]
 
 
 def test_attach_is_before_start_and_once(models: TurnTakingModels) -> None:

@@ -49,6 +49,7 @@ from livekit.plugins.turntaking.endpointing.model import (
     SpeakerPauseModel,
     commit_delay,
     end_probability,
+    patience_floor_s,
     turn_cues,
 )
 
@@ -124,7 +125,7 @@ def delay_with_lag(
             grid_s,
             survival,
             threshold=threshold,
-            floor_s=DEFAULT_FLOOR_S,
+            floor_s=max(DEFAULT_FLOOR_S, patience_floor_s(threshold)),
             ceiling_s=DEFAULT_CEILING_S,
         )
 

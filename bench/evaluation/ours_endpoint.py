@@ -28,6 +28,7 @@ from livekit.plugins.turntaking.endpointing.model import (
     commit_delay,
     end_probability,
     normalize_words,
+    patience_floor_s,
     turn_cues,
 )
 from livekit.plugins.turntaking.endpointing.model import (
@@ -108,6 +109,7 @@ class AdaptiveEndpointPolicy:
         prior_weight: float = PRIOR_PSEUDO_COUNT,
         scale_weight: float = SCALE_PSEUDO_COUNT,
         cue_floors: bool = True,
+        patience_floors: bool = True,
     ) -> None:
         if not thresholds or any(not 0.0 < t < 1.0 for t in thresholds):
             raise ValueError("thresholds must be posterior probabilities in (0, 1)")
@@ -126,6 +128,9 @@ class AdaptiveEndpointPolicy:
         self.prior_weight = prior_weight
         self.scale_weight = scale_weight
         self.cue_floors = cue_floors
+        self.patience_floors = patience_floors
+        """Each threshold's floor is `patience_floor_s(threshold)` (at least `floor_s`), as
+        `TurnTaking(patience=...)` sets it."""
         """Apply the words' shortest delays (`cue_min_delay_s`), as the plugin does."""
         self._completeness: CompletenessModel | None = None
         self._prior: PausePrior | None = None
@@ -233,7 +238,9 @@ class AdaptiveEndpointPolicy:
                         pauses.grid_s,
                         survival,
                         threshold=thr,
-                        floor_s=self.floor_s,
+                        floor_s=max(self.floor_s, patience_floor_s(thr))
+                        if self.patience_floors
+                        else self.floor_s,
                         ceiling_s=self.ceiling_s,
                         cues=cues if self.cue_floors else None,
                     )

@@ -27,13 +27,14 @@ from .arbiter.model import ArbiterParams, TextModel, load_params
 from .arbiter.model import ModelFileError as ArbiterFileError
 from .arbiter.onset import OnsetModel
 from .endpointing import AdaptiveTurnDetector, EndpointDecision
-from .endpointing.detector import VAD_MIN_SILENCE_S
+from .endpointing.detector import FALLBACK_DELAY_S, VAD_MIN_SILENCE_S
 from .endpointing.model import (
     DEFAULT_THRESHOLD,
     MAX_PATIENCE,
     MIN_PATIENCE,
     CompletenessModel,
     PausePrior,
+    patience_floor_s,
 )
 from .endpointing.model import ModelFileError as EndpointingFileError
 from .log import logger
@@ -145,11 +146,12 @@ class TurnTaking:
 
     `patience` (MIN_PATIENCE..MAX_PATIENCE) is how sure the endpointing must be that the
     user's turn is over before it commits it: the posterior probability of a turn end
-    given the words so far, this speaker's pauses and the silence. The default answers
-    about as fast as the framework's 0.5 s window with fewer cut-offs; raise it (0.9: about
-    1.5 s on meeting turns; 0.98: about 2.2 s) to interrupt fewer unfinished sentences. The
-    README shows its curve. A turn committed too early costs little: when the user goes on
-    at once, the reply is withdrawn and their words join the same turn.
+    given the words so far, this speaker's pauses and the silence; above 0.55 it also sets
+    a shortest wait (`endpointing.model.patience_floor_s`: 0.57 s at 0.7, 1.13 s at 0.9).
+    The default answers about as fast as the framework's 0.5 s window with fewer cut-offs;
+    raise it to interrupt fewer unfinished sentences. The README shows its curve. A turn
+    committed too early costs little: when the user goes on at once, the reply is withdrawn
+    and their words join the same turn.
 
     Decisions are reported on the session (`"arbiter_overlap"` with an `OverlapEvent`,
     `"endpoint_decision"` with an `EndpointDecision`), on this object (`on("overlap", ...)`,
@@ -194,8 +196,11 @@ class TurnTaking:
         self.endpointing: AdaptiveTurnDetector | None = None
         """The adaptive turn detector (None: the framework's fixed endpointing)."""
         if adaptive_endpointing:
+            floor_s = patience_floor_s(float(patience))
             self.endpointing = AdaptiveTurnDetector(
                 threshold=float(patience),
+                floor_s=floor_s,
+                fallback_delay_s=max(FALLBACK_DELAY_S, floor_s),
                 completeness=models.completeness,
                 prior=models.pause_prior,
             )
