@@ -209,6 +209,10 @@ async def _continuation(
     )
 
 
+def _calls_after(r: SceneResult, t_s: float) -> list[str]:
+    return [str(e.detail) for e in r.events if e.kind is EventKind.LLM_CALL and e.at_s > t_s]
+
+
 def _part2_start(r: SceneResult) -> float:
     starts = [e.at_s for e in r.events if e.kind is EventKind.USER_SPEECH_START]
     assert len(starts) == 2, starts
@@ -233,9 +237,15 @@ def test_a_reply_not_heard_yet_is_withdrawn_and_the_turn_joined(merge: bool) -> 
     assert len(turns) == 1, turns
     assert "four" in turns[0].lower() and "seven" in turns[0].lower(), turns
     assert r.history[-1]["text"] == REPLY
+    (call,) = _calls_after(r, resumed)
+    assert "four one five" in call.lower() and "seven" in call.lower()
     # no agent audio played between the commit and the end of the user's speech
     assert not [t for t in audio if commits[0] < t < resumed + 1.0]
     assert [m["role"] for m in r.history[1:]] == ["user", "assistant"]
+    # one LLM call after the user went on, on the whole turn: the framework's preemptive
+    # reply (started on the final transcript) stayed valid, no second call after the commit
+    (call,) = _calls_after(r, resumed)
+    assert "four one five" in call.lower() and "seven" in call.lower()
     # the committed silence was learnt as one of this speaker's mid-turn pauses
     ep = dets[0].endpointer
     assert ep is not None and any(1.0 < p < 1.6 for p in ep.pauses.pauses_s), ep.pauses.pauses_s
@@ -261,3 +271,5 @@ def test_a_reply_just_heard_is_stopped_and_the_turn_joined(merge: bool) -> None:
     assert len(turns) == 1, turns
     assert "four" in turns[0].lower() and "seven" in turns[0].lower(), turns
     assert r.history[-1]["text"] == REPLY
+    (call,) = _calls_after(r, resumed)
+    assert "four one five" in call.lower() and "seven" in call.lower()

@@ -140,6 +140,11 @@ class ContinuationGuard:
             self._merge = True
         self.state = GuardState.IDLE
 
+    @property
+    def merge_pending(self) -> bool:
+        """Whether the next user turn continues the committed one (not yet taken)."""
+        return self._merge
+
     def take_merge(self) -> bool:
         """True once when the user turn being committed continues the previous one."""
         merge, self._merge = self._merge, False

@@ -124,6 +124,11 @@ class AdaptiveTurnDetector(rtc.EventEmitter[EventName]):
         self._committed_pause_s: float | None = None
         """Start of the pause in which the last turn was committed (s, detector clock)."""
         self._merged_agents: set[int] = set()
+        self._joined_text: str | None = None
+        """Text of the committed turn the next one continues, once joined early."""
+        self._joined_ids: set[str] = set()
+        """Chat items the early join took out (the committed message, the withdrawn reply)."""
+        self._tasks: set[asyncio.Task[None]] = set()
         self.merged_turns = 0
         """User turns joined to the one committed before them (count)."""
         self._endpointer: AdaptiveEndpointer | None = None
@@ -266,6 +271,60 @@ class AdaptiveTurnDetector(rtc.EventEmitter[EventName]):
             # an uninterruptible reply plays on; the continuation stays a turn of its own
             if self._guard is not None:
                 self._guard.take_merge()
+            return
+        self._join_now()
+
+    def _join_now(self) -> None:
+        """Take the committed turn out of the chat and put its words before the framework's
+        transcript of the turn now being spoken, so that the turn is committed whole: the
+        preemptive reply the framework starts on the user's final transcript then stays
+        valid (editing the message in `on_user_turn_completed` would discard it and cost
+        the LLM's time to first token). Without the framework's transcript buffer
+        (`_audio_transcript`, private in 1.8.9) the join happens at the commit instead."""
+        session, guard = self._session, self._guard
+        if session is None or guard is None or self._joined_text is not None:
+            return
+        try:
+            agent = session.current_agent
+            items = list(agent.chat_ctx.items)
+        except RuntimeError:
+            return
+        idx = next(
+            (
+                k
+                for k in range(len(items) - 1, -1, -1)
+                if items[k].type == "message" and items[k].role == "user"
+            ),
+            None,
+        )
+        if idx is None:
+            return
+        tail = items[idx + 1 :]
+        if any(it.type in ("function_call", "function_call_output") for it in tail):
+            guard.take_merge()  # a turn that ran a tool is never joined
+            return
+        rec = getattr(getattr(session, "_activity", None), "_audio_recognition", None)
+        pending = getattr(rec, "_audio_transcript", None)
+        if rec is None or not isinstance(pending, str):
+            return  # joined in on_user_turn_completed
+        text = (items[idx].text_content or "").strip()
+        rec._audio_transcript = f"{text} {pending}".strip()
+        self._joined_text = text
+        self._joined_ids = {items[idx].id} | {
+            it.id for it in tail if it.type == "message" and it.role == "assistant"
+        }
+        self._drop_joined(agent)
+
+    def _drop_joined(self, agent: Any) -> None:
+        ids = set(self._joined_ids)
+        if self._session is not None:
+            history = self._session.history.items
+            history[:] = [it for it in history if it.id not in ids]
+        ctx = agent.chat_ctx.copy()
+        ctx.items[:] = [it for it in ctx.items if it.id not in ids]
+        task = asyncio.get_running_loop().create_task(agent.update_chat_ctx(ctx))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def on_agent_message(self, text: str) -> None:
         """The agent's latest whole message, as heard (a count of digits it asks for ends
@@ -291,8 +350,19 @@ class AdaptiveTurnDetector(rtc.EventEmitter[EventName]):
         if role == "assistant":
             self.on_agent_message(str(getattr(item, "text_content", None) or ""))
             if self._guard is not None:
-                if getattr(item, "interrupted", False):
+                if (
+                    self._joined_text is not None
+                    and item is not None
+                    and getattr(item, "interrupted", False)
+                ):
+                    # the withdrawn reply's fragment, stored after the join
+                    self._joined_ids.add(item.id)
+                    if self._session is not None:
+                        self._drop_joined(self._session.current_agent)
+                elif getattr(item, "interrupted", False):
                     self._guard.on_reply_interrupted()
+                    if self._guard.merge_pending:
+                        self._join_now()
                 else:
                     self._guard.on_reply_done()
         elif role == "user" and self._guard is not None:
@@ -321,6 +391,15 @@ class AdaptiveTurnDetector(rtc.EventEmitter[EventName]):
         agent.on_user_turn_completed = on_user_turn_completed
 
     async def _merge(self, agent: Any, turn_ctx: Any, new_message: Any) -> None:
+        joined, self._joined_text = self._joined_text, None
+        ids, self._joined_ids = self._joined_ids, set()
+        if joined is not None and (new_message.text_content or "").startswith(joined):
+            # joined early: the message is whole; drop what is still in the turn's copy
+            if any(it.id in ids for it in turn_ctx.items):
+                turn_ctx.items[:] = [it for it in turn_ctx.items if it.id not in ids]
+            self.merged_turns += 1
+            logger.debug("continuation joined to the turn before it")
+            return
         removed = join_continuation(turn_ctx, new_message)
         if not removed:
             return

@@ -238,7 +238,8 @@ class TurnCues:
     (`expected_digits`): the dictation is over, not paused."""
     digit_string: bool = False
     """The transcript ends on at least `MIN_DIGIT_STRING` digits read one by one ("four one
-    five"), not a whole number: someone is reading out a number, not talking about one."""
+    five", or "it's for 1-5" in the reading where "for" is a digit), not a whole number:
+    someone is reading out a number, not talking about one."""
 
 
 _RAW_TOKEN_RE = re.compile(r"[a-z]+|[0-9]+")
@@ -332,7 +333,8 @@ def turn_cues(
             dictation
             and not complete
             and text is not None
-            and len(trailing_digits(text)) >= MIN_DIGIT_STRING
+            and max(len(trailing_digits(text)), len(trailing_digits(text, homophones=True)))
+            >= MIN_DIGIT_STRING
         ),
     )
 
