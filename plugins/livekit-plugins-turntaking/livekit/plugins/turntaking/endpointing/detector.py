@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Literal
 
 from livekit import rtc
@@ -289,42 +289,35 @@ class AdaptiveTurnDetector(rtc.EventEmitter[EventName]):
             items = list(agent.chat_ctx.items)
         except RuntimeError:
             return
-        idx = next(
-            (
-                k
-                for k in range(len(items) - 1, -1, -1)
-                if items[k].type == "message" and items[k].role == "user"
-            ),
-            None,
-        )
-        if idx is None:
+        committed = committed_turn(items)
+        if committed is None:
+            guard.take_merge()  # nothing to join, or a turn that ran a tool: never joined
             return
-        tail = items[idx + 1 :]
-        if any(it.type in ("function_call", "function_call_output") for it in tail):
-            guard.take_merge()  # a turn that ran a tool is never joined
-            return
+        prev, ids = committed
         rec = getattr(getattr(session, "_activity", None), "_audio_recognition", None)
         pending = getattr(rec, "_audio_transcript", None)
         if rec is None or not isinstance(pending, str):
             return  # joined in on_user_turn_completed
-        text = (items[idx].text_content or "").strip()
+        text = (prev.text_content or "").strip()
         rec._audio_transcript = f"{text} {pending}".strip()
         self._joined_text = text
-        self._joined_ids = {items[idx].id} | {
-            it.id for it in tail if it.type == "message" and it.role == "assistant"
-        }
+        self._joined_ids = ids
         self._drop_joined(agent)
 
     def _drop_joined(self, agent: Any) -> None:
-        ids = set(self._joined_ids)
+        task = asyncio.get_running_loop().create_task(self._remove(agent, set(self._joined_ids)))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _remove(self, agent: Any, ids: set[str]) -> Coroutine[Any, Any, None]:
+        """Take the chat items `ids` out of the session history at once; returns the update
+        of the agent's context without them, to await or schedule."""
         if self._session is not None:
             history = self._session.history.items
             history[:] = [it for it in history if it.id not in ids]
         ctx = agent.chat_ctx.copy()
         ctx.items[:] = [it for it in ctx.items if it.id not in ids]
-        task = asyncio.get_running_loop().create_task(agent.update_chat_ctx(ctx))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        return agent.update_chat_ctx(ctx)  # type: ignore[no-any-return]
 
     def on_agent_message(self, text: str) -> None:
         """The agent's latest whole message, as heard (a count of digits it asks for ends
@@ -404,12 +397,7 @@ class AdaptiveTurnDetector(rtc.EventEmitter[EventName]):
         if not removed:
             return
         self.merged_turns += 1
-        ctx = agent.chat_ctx.copy()
-        ctx.items[:] = [it for it in ctx.items if it.id not in removed]
-        await agent.update_chat_ctx(ctx)
-        if self._session is not None:
-            history = self._session.history.items
-            history[:] = [it for it in history if it.id not in removed]
+        await self._remove(agent, removed)
         logger.debug("continuation joined to the turn before it")
 
     def _model_failed(self, exc: Exception) -> None:
@@ -593,12 +581,10 @@ class AdaptiveTurnDetectorStream:
             self._det._streams.remove(self)
 
 
-def join_continuation(turn_ctx: Any, new_message: Any) -> set[str]:
-    """Make `new_message` (a user turn being committed) the whole turn: the text of the last
-    user message in `turn_ctx` goes before its own, and that message and the withdrawn
-    reply's assistant messages after it leave `turn_ctx`. Returns the ids removed (empty,
-    and nothing changed, when there is no earlier user message or a tool ran after it)."""
-    items = turn_ctx.items
+def committed_turn(items: Sequence[Any]) -> tuple[Any, set[str]] | None:
+    """The last user message of a chat's `items` and the ids a join takes out (that message
+    and the withdrawn reply's assistant messages after it); None when there is no user
+    message or a tool ran after it (such a turn is never joined)."""
     idx = next(
         (
             k
@@ -608,12 +594,25 @@ def join_continuation(turn_ctx: Any, new_message: Any) -> set[str]:
         None,
     )
     if idx is None:
-        return set()
+        return None
     tail = items[idx + 1 :]
     if any(it.type in ("function_call", "function_call_output") for it in tail):
-        return set()
+        return None
     prev = items[idx]
-    drop = {prev.id} | {it.id for it in tail if it.type == "message" and it.role == "assistant"}
+    return prev, {prev.id} | {
+        it.id for it in tail if it.type == "message" and it.role == "assistant"
+    }
+
+
+def join_continuation(turn_ctx: Any, new_message: Any) -> set[str]:
+    """Make `new_message` (a user turn being committed) the whole turn: the text of the last
+    user message in `turn_ctx` goes before its own, and that message and the withdrawn
+    reply's assistant messages after it leave `turn_ctx`. Returns the ids removed (empty,
+    and nothing changed, when there is no earlier user message or a tool ran after it)."""
+    committed = committed_turn(turn_ctx.items)
+    if committed is None:
+        return set()
+    prev, drop = committed
     before = (prev.text_content or "").strip()
     content = new_message.content
     if before:
@@ -621,7 +620,7 @@ def join_continuation(turn_ctx: Any, new_message: Any) -> set[str]:
             content[0] = f"{before} {content[0]}".strip()
         else:
             content.insert(0, before)
-    items[:] = [it for it in items if it.id not in drop]
+    turn_ctx.items[:] = [it for it in turn_ctx.items if it.id not in drop]
     return drop
 
 
