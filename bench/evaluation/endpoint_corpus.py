@@ -42,7 +42,6 @@ from pathlib import Path
 import numpy as np
 from livekit.plugins.turntaking.endpointing.model import (
     DEFAULT_CEILING_S,
-    DEFAULT_FLOOR_S,
     NO_TEXT_BASE_RATE,
     CompletenessModel,
     PausePrior,
@@ -125,7 +124,7 @@ def delay_with_lag(
             grid_s,
             survival,
             threshold=threshold,
-            floor_s=max(DEFAULT_FLOOR_S, patience_floor_s(threshold)),
+            floor_s=patience_floor_s(threshold),  # the plain floor up to a patience of 0.55
             ceiling_s=DEFAULT_CEILING_S,
         )
 

@@ -131,6 +131,10 @@ class AdaptiveEndpointPolicy:
         self.patience_floors = patience_floors
         """Each threshold's floor is `patience_floor_s(threshold)` (at least `floor_s`), as
         `TurnTaking(patience=...)` sets it."""
+        self._floors_s = [
+            max(floor_s, patience_floor_s(t)) if patience_floors else floor_s
+            for t in self.thresholds
+        ]
         """Apply the words' shortest delays (`cue_min_delay_s`), as the plugin does."""
         self._completeness: CompletenessModel | None = None
         self._prior: PausePrior | None = None
@@ -238,13 +242,11 @@ class AdaptiveEndpointPolicy:
                         pauses.grid_s,
                         survival,
                         threshold=thr,
-                        floor_s=max(self.floor_s, patience_floor_s(thr))
-                        if self.patience_floors
-                        else self.floor_s,
+                        floor_s=floor,
                         ceiling_s=self.ceiling_s,
                         cues=cues if self.cue_floors else None,
                     )
-                    for thr in self.thresholds
+                    for thr, floor in zip(self.thresholds, self._floors_s, strict=True)
                 ]
             assert delays is not None
             for k, d in enumerate(delays):

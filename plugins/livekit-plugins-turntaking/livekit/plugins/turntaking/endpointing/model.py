@@ -323,27 +323,22 @@ def turn_cues(
     numbers = sum(1 for w in tail if w == NUM_TOKEN)
     email_open = "@" in tail and not (len(words) >= 2 and words[-2] == ".")
     dictation = numbers >= 2 or email_open or last in {"@", "."}
-    complete = dictation and text is not None and _number_complete(text, expected)
+    # both readings of the trailing digits: "for", "to", "too" as words and as digits
+    readings = (
+        (trailing_digits(text), trailing_digits(text, homophones=True))
+        if dictation and text is not None
+        else ()
+    )
+    complete = any(
+        _is_phone_number(d) or (expected is not None and len(d) == expected) for d in readings
+    )
     return TurnCues(
         trailing_continuer=last in CONTINUERS and last not in FILLERS,
         trailing_filler=last in FILLERS,
         dictation=dictation,
         number_complete=complete,
-        digit_string=(
-            dictation
-            and not complete
-            and text is not None
-            and max(len(trailing_digits(text)), len(trailing_digits(text, homophones=True)))
-            >= MIN_DIGIT_STRING
-        ),
+        digit_string=not complete and any(len(d) >= MIN_DIGIT_STRING for d in readings),
     )
-
-
-def _number_complete(text: str, expected: int | None) -> bool:
-    for digits in (trailing_digits(text), trailing_digits(text, homophones=True)):
-        if _is_phone_number(digits) or (expected is not None and len(digits) == expected):
-            return True
-    return False
 
 
 def _len_bucket(n: int) -> str:
