@@ -21,7 +21,7 @@ from sim.assets_index import ASSETS_DIR
 from sim.audio import Samples, load_clip
 from sim.harness import EventKind, SimHarness, TimelineEvent
 from sim.lines import USER_CLIPS
-from sim.llm import ScriptedLLM, ScriptRule
+from sim.llm import DEFAULT_TTFT_S, ScriptedLLM, ScriptRule
 from sim.stacks import StackSetup
 
 USER_CLIP_RATE_HZ = 16_000
@@ -169,17 +169,12 @@ async def run_scene(
     clip_loader: Callable[[str], Samples] = user_clip,
     models: TurnTakingModels | None = None,
     settle_s: float = SETTLE_S,
-    llm_ttft_s: float | None = None,
+    llm_ttft_s: float = DEFAULT_TTFT_S,
 ) -> SceneResult:
     """Play `scene` in a fresh session (real time on a normal loop; `models` are needed by
     the `ours*` stacks). The scene is over once nothing happened for `settle_s` (s) after
-    its last clip. `llm_ttft_s`: the scripted LLM's time to first token (s; None: its
-    default)."""
-    llm = (
-        ScriptedLLM(rules=scene.rules, default_reply=scene.default_reply)
-        if llm_ttft_s is None
-        else ScriptedLLM(rules=scene.rules, default_reply=scene.default_reply, ttft_s=llm_ttft_s)
-    )
+    its last clip. `llm_ttft_s`: the scripted LLM's time to first token (s)."""
+    llm = ScriptedLLM(rules=scene.rules, default_reply=scene.default_reply, ttft_s=llm_ttft_s)
     h = await SimHarness.start(stack=stack, stt=stt, vad=vad, llm=llm, tts=tts, models=models)
     try:
         h.session.say(scene.opening)
