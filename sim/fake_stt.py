@@ -21,6 +21,7 @@ from livekit.agents.types import (
 )
 from livekit.plugins.local_whisper.model import (
     SAMPLE_RATE_HZ,
+    VAD_THRESHOLD_DBFS,
     EnergyVad,
     SegmenterEvent,
     SegmenterEventType,
@@ -50,6 +51,7 @@ class ScriptedSTT(stt.STT[Any]):
         interim_interval_s: float = 0.3,
         stalls_s: Mapping[int, float] | None = None,
         interims: Mapping[int, str] | None = None,
+        threshold_dbfs: float = VAD_THRESHOLD_DBFS,
     ) -> None:
         """`min_silence_s` (0.02..5), `final_delay_s` (0..3) provider latency of finals,
         `interim_interval_s` (0.05..5). `stalls_s` maps a segment index to extra seconds
@@ -57,7 +59,9 @@ class ScriptedSTT(stt.STT[Any]):
         recogniser stalled on a long decode). `interims` maps a segment index to the text
         every interim hypothesis of that segment shows, whole, instead of a growing prefix
         of the scripted one (a recogniser that mishears, "Hot." for "uh huh", and corrects
-        it in the final)."""
+        it in the final). `threshold_dbfs` (-80..0): frame level that is speech to the
+        segmenter (raise it above a test's background noise: a recogniser whose own
+        endpointing does not take that noise for words)."""
         if not 0.0 <= final_delay_s <= 3.0:
             raise ValueError(f"final_delay_s must be in 0..3, got {final_delay_s}")
         stalls = dict(stalls_s or {})
@@ -70,7 +74,7 @@ class ScriptedSTT(stt.STT[Any]):
         )
         self._texts = list(texts)
         self._interims = dict(interims or {})
-        self._vad = EnergyVad(min_silence_s=min_silence_s)
+        self._vad = EnergyVad(min_silence_s=min_silence_s, threshold_dbfs=threshold_dbfs)
         self._interim_interval_s = interim_interval_s
         SpeechSegmenter(vad=self._vad, interim_interval_s=interim_interval_s)
         self.final_delay_s = final_delay_s

@@ -19,7 +19,12 @@ import pytest
 from livekit import rtc
 from livekit.agents import inference
 from livekit.plugins.local_whisper import LocalSTT, WhisperTranscriber
-from livekit.plugins.local_whisper.model import EnergyVad, SpeechSegmenter, transcribe_timeline
+from livekit.plugins.local_whisper.model import (
+    VAD_THRESHOLD_DBFS,
+    EnergyVad,
+    SpeechSegmenter,
+    transcribe_timeline,
+)
 from livekit.plugins.local_whisper.stt import frame_to_samples_16k
 from livekit.plugins.turntaking import TurnTakingModels, load_models
 from livekit.plugins.turntaking.arbiter import (
@@ -30,6 +35,7 @@ from livekit.plugins.turntaking.arbiter import (
     VoiceActivity,
     frame_features,
 )
+from livekit.plugins.turntaking.arbiter.frontend import NoiseFloorGate
 from livekit.plugins.turntaking.endpointing import (
     AdaptiveEndpointer,
     AdaptiveTurnDetector,
@@ -113,6 +119,7 @@ async def _session(
     agent_opening: str | None = None,
     settle_s: float = 3.0,
     stt_min_silence_s: float = 0.6,
+    stt_threshold_dbfs: float = VAD_THRESHOLD_DBFS,
 ) -> tuple[list[TimelineEvent], ScriptedLLM, ReplyGuard, list[tuple[str, float, float]]]:
     """Run the `ours` stack: the agent says `agent_opening` (if any), then each user clip
     (samples, rate, start: seconds after the agent's audio started, or None: after the
@@ -121,7 +128,7 @@ async def _session(
     llm = ScriptedLLM(default_reply="Okay.")
     h = await SimHarness.start(
         stack="ours",
-        stt=ScriptedSTT(texts, min_silence_s=stt_min_silence_s),
+        stt=ScriptedSTT(texts, min_silence_s=stt_min_silence_s, threshold_dbfs=stt_threshold_dbfs),
         vad=inference.VAD(executor=InlineExecutor()),
         llm=llm,
         tts=ClipTTS(library=ClipLibrary.from_lines(AGENT_LINES)),
@@ -355,6 +362,54 @@ def test_agent_echo_does_not_stop_the_agent(
     )
     assert _stops_after(events, spans[0][1]) == [], "the agent's own echo stopped it"
     assert llm.calls == []
+
+
+def _babble(seconds: float, level_dbfs: float) -> Samples:
+    # four voices of the agent's own lines played backwards: speech to the session's VAD
+    # from start to end, at a steady level the absolute voicing test takes for speech
+    lines = [ClipTTS(library=ClipLibrary.from_lines(AGENT_LINES)).render(t) for t in AGENT_LINES]
+    n = int(seconds * TTS_SAMPLE_RATE_HZ)
+    mix = np.zeros(n)
+    for k in range(4):
+        voice = np.concatenate([lines[(k + j) % len(lines)][::-1] for j in range(len(lines))])
+        mix += np.resize(voice[k * TTS_SAMPLE_RATE_HZ // 3 :], n)
+    mix *= 10 ** (level_dbfs / 20) / np.sqrt(np.mean(mix**2))
+    return mix.astype(np.float32)
+
+
+@pytest.mark.parametrize("gated", [True, False])
+def test_a_babbling_room_neither_stops_the_agent_nor_hides_the_user(
+    gated: bool, models: TurnTakingModels, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a caller in a cafe: babble before, during and after the agent speaks, which the
+    # session's VAD hears as one endless run of speech; the speech-to-text's own endpointing
+    # ignores it (a recogniser that does transcribe it is the benchmark's noise conditions)
+    if not gated:  # negative control: the front end without its noise-floor gate
+        monkeypatch.setattr(NoiseFloorGate, "gate", lambda self, features, end_s: features)
+    events, llm, _, spans = run_virtual(
+        _session(
+            models,
+            user=[
+                (_babble(14.0, -42.0), TTS_SAMPLE_RATE_HZ, 0.0),
+                (user_clip("uh_huh"), CLIP_RATE, 3.0),
+                (user_clip("wait_stop_tuesday"), CLIP_RATE, 9.0),
+            ],
+            texts=["uh huh", SPEECH_TEXT],
+            agent_opening=" ".join([OPENING] * 3),
+            stt_threshold_dbfs=-30.0,
+            settle_s=5.0,
+        )
+    )
+    backchannel, interruption = spans[1][1], spans[2][1]
+    stops = _stops_after(events, 0.0)
+    if not gated:
+        assert stops and stops[0] < backchannel, "the babble alone should stop the agent"
+        return
+    assert stops and stops[0] >= interruption, "the babble or the backchannel stopped the agent"
+    assert stops[0] - interruption < 1.5
+    # the words are the next turn (committed once the VAD hears the babble end)
+    assert _user_turns(events) == [SPEECH_TEXT]
+    assert [c.last_user_text for c in llm.calls] == [SPEECH_TEXT]
 
 
 # --------------------------------------------------------------------------- transcripts

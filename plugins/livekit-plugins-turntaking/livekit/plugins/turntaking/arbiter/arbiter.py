@@ -49,6 +49,11 @@ How it sits in livekit-agents 1.8.9 (public extension points only):
   numpy, the more the higher the sample rate); a very confident score stops the agent
   before any words. Without the onset model file the arbiter runs on words and duration
   alone (logged once).
+- Room noise: the front end holds each frame to the input's noise floor
+  (`frontend.NoiseFloorGate`), so steady background noise, other voices' babble included,
+  is no evidence of the user's speech. A VAD may report such a room as one endless run of
+  speech; while the agent speaks, the user's speech therefore also ends and starts again
+  where the own (gated) speech detector says, whichever comes first.
 - On any failure (exception, an overlap left undecided for `UNDECIDED_LIMIT_S`, missing
   model files) the arbiter restores the framework's VAD barge-in options on the live
   session, releases held events, logs once and steps aside.
@@ -82,6 +87,7 @@ from .echo import EchoGate, EchoVerdict
 from .frontend import ArbiterFrontEnd
 from .model import (
     PAUSE_LIMIT_S,
+    VOICE_END_SILENCE_S,
     ArbiterDecider,
     ArbiterParams,
     ArbiterState,
@@ -111,6 +117,10 @@ ECHO_TRANSCRIPT_TAIL_S = 2.0
 """After an overlap explained by the agent's echo, transcripts made only of the agent's
 own words are dropped for this long, seconds: the speech-to-text's final of the echo
 arrives after the audio, possibly after the agent (and the overlap) stopped."""
+UNHEARD_END_S = VOICE_END_SILENCE_S
+"""A start of speech the session's VAD reports while the own speech detector (noise-gated)
+hears nothing ends after this long, seconds: the same silence after which the own detector
+ends a run it heard."""
 DISABLED_MIN_WORDS = 1_000_000
 FRAMEWORK_INTERRUPTION = {
     "mode": "vad",
@@ -187,6 +197,11 @@ class InterruptionArbiter:
         # report) at the sound's start: without the onset model the session VAD's time is used
         self._front = ArbiterFrontEnd(onset_model, detect_speech=onset_model is not None)
         self._paused_output: io.AudioOutput | None = None
+        self._vad_speaking = False
+        """Whether the session's VAD last reported the user speaking."""
+        self._unheard_since_s: float | None = None
+        """Stream time of a VAD start the own speech detector did not hear (None: heard,
+        or no such start pending), seconds."""
         self._wrapped: weakref.WeakSet[Agent] = weakref.WeakSet()
 
     @classmethod
@@ -344,23 +359,35 @@ class InterruptionArbiter:
         try:
             now = self._now()
             if ev.new_state == "speaking":
+                self._vad_speaking = True
                 if self._aec_warming_up():
                     return  # the framework ignores barge-in while its echo canceller warms up
-                resumed = d.state in (ArbiterState.LISTENING, ArbiterState.PAUSED)
                 own = self._front.speech_start_s
                 onset = own if own is not None and 0.0 <= now - own <= ONSET_LOOKBACK_S else now
-                self._handle(d.on_user_speech_start(onset))
-                if d.state is ArbiterState.LISTENING:
-                    self.metrics.overlaps += 0 if resumed else 1
-                    # resumed speech is scored from its own onset, as the benchmark does
-                    self._front.start_scoring(onset)
-                    asyncio.get_running_loop().call_later(
-                        self.undecided_limit_s, self._watchdog, d.last_event
-                    )
+                self._user_started(onset, now)
             elif ev.old_state == "speaking":
-                self._handle(d.on_user_speech_end(now))
+                self._vad_speaking = False
+                self._unheard_since_s = None
+                if d.user_speaking:  # not ended earlier by the own speech detector
+                    self._handle(d.on_user_speech_end(now))
         except Exception as exc:
             self._fail(exc)
+
+    def _user_started(self, onset_s: float, now_s: float) -> None:
+        """The user's speech started at stream time `onset_s` (known at `now_s`): a new
+        overlap while the agent speaks, or the open one's speech resumed."""
+        d = self._decider
+        assert d is not None
+        resumed = d.state in (ArbiterState.LISTENING, ArbiterState.PAUSED)
+        self._unheard_since_s = None if self._front.speaking else now_s
+        self._handle(d.on_user_speech_start(onset_s))
+        if d.state is ArbiterState.LISTENING:
+            self.metrics.overlaps += 0 if resumed else 1
+            # resumed speech is scored from its own onset, as the benchmark does
+            self._front.start_scoring(onset_s)
+            asyncio.get_running_loop().call_later(
+                self.undecided_limit_s, self._watchdog, d.last_event
+            )
 
     def _watchdog(self, last: OverlapEvent | None) -> None:
         d = self._decider
@@ -460,7 +487,12 @@ class InterruptionArbiter:
             verdict = gate.push_input(x, rate_hz, end_s - len(x) / rate_hz, classify=listening)
         frame = self._front.analyse(x, rate_hz, end_s)
         if listening or paused:
-            self._handle(d.push_audio_features(frame.features, end_s, verdict))
+            # the echo test compares the raw input with the agent's voice: a steady echo the
+            # noise gate took for the room's floor is still the agent's echo, not silence
+            echo = verdict is not None and verdict.is_echo
+            features = frame.raw_features if echo else frame.features
+            self._handle(d.push_audio_features(features, end_s, verdict))
+        self._follow_own_speech(frame.edge, end_s)
         if listening:
             for sc in frame.early:
                 self._handle(
@@ -468,6 +500,48 @@ class InterruptionArbiter:
                         sc.probability, sc.horizon_s, end_s, voiced_s=sc.voiced_s
                     )
                 )
+
+    def _follow_own_speech(self, edge: tuple[str, float] | None, end_s: float) -> None:
+        """The user's speech ends and starts again where the own speech detector (fed the
+        noise-gated frames) says, whichever of it and the session's VAD comes first. A VAD
+        can report a noisy room (babble, traffic) as one run of speech for as long as the
+        noise lasts: an overlap whose speech never ends is never settled, and no later
+        start would open the next overlap, so the user's next words would be dropped as
+        the settled backchannel's. This is also how the benchmark's replay places the
+        user's speech."""
+        d = self._decider
+        front = self._front
+        assert d is not None
+        if not front.detects_speech:
+            return
+        if d.state not in (ArbiterState.LISTENING, ArbiterState.PAUSED):
+            if (
+                edge is not None
+                and edge[0] == "start"
+                and self._vad_speaking
+                and d.agent_speaking
+                and d.state is not ArbiterState.INTERRUPTION
+                and not self._aec_warming_up()
+            ):
+                # a new run of speech inside one run of the VAD's
+                self._user_started(edge[1], end_s)
+            return
+        if edge is not None and edge[0] == "start":
+            self._unheard_since_s = None
+            if not d.user_speaking:
+                self._user_started(edge[1], end_s)
+        elif edge is not None and edge[0] == "end":
+            if d.user_speaking:
+                self._handle(d.on_user_speech_end(end_s))
+        elif (
+            self._unheard_since_s is not None
+            and d.user_speaking
+            and not front.speaking
+            and end_s - self._unheard_since_s >= UNHEARD_END_S - 1e-9
+        ):
+            # the VAD reported speech the own detector never heard over the room's noise
+            self._unheard_since_s = None
+            self._handle(d.on_user_speech_end(end_s))
 
     # ------------------------------------------------------------------ echo reference
 

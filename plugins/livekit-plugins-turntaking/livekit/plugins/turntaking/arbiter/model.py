@@ -83,6 +83,8 @@ VOICED_MIN_DBFS = -45.0
 """A frame quieter than this is never voiced, dBFS (room noise, far echo)."""
 VOICED_MAX_ZCR = 0.35
 """Zero-crossing rate (crossings per sample) above which a frame is noise-like, not voiced."""
+VOICE_END_SILENCE_S = 0.3
+"""`VoiceActivity` ends a run of speech after this long without a speech frame, seconds."""
 ECHO_RUN_GAP_S = 0.5
 """With echo in an overlap, the user's own speech is measured from the start of its latest
 run; a run ends after this long without a voiced non-echo frame, seconds (longer than the
@@ -191,7 +193,11 @@ class VoiceActivity:
     without them (reported when detected)."""
 
     def __init__(
-        self, *, start_s: float = 0.06, end_silence_s: float = 0.3, margin_db: float = 12.0
+        self,
+        *,
+        start_s: float = 0.06,
+        end_silence_s: float = VOICE_END_SILENCE_S,
+        margin_db: float = 12.0,
     ) -> None:
         if not 0.0 < start_s <= 0.5:
             raise ValueError(f"start_s must be in (0, 0.5] s, got {start_s}")
@@ -614,6 +620,17 @@ class ArbiterDecider:
         """Whether every word of `text` (at least one) is among the agent's words of its
         current (or last) reply: what the agent's echo would be transcribed as."""
         return transcript_is_echo(normalize_words(text), self._agent_words)
+
+    @property
+    def user_speaking(self) -> bool:
+        """Whether an undecided (or paused) overlap's speech is going on: started and not
+        reported ended since."""
+        ov = self._ov
+        return (
+            self._state in (ArbiterState.LISTENING, ArbiterState.PAUSED)
+            and ov is not None
+            and ov.ended_at_s is None
+        )
 
     @property
     def agent_speaking(self) -> bool:

@@ -1,0 +1,125 @@
+"""The front end's noise-floor gate on literal feature timelines, and on synthetic audio
+through the whole front end (speech detector included)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from livekit.plugins.turntaking.arbiter.frontend import (
+    ANALYSIS_FRAME_S,
+    NOISE_FLOOR_WINDOW_S,
+    NOISE_GATE_MARGIN_DB,
+    NOISE_GATE_WARMUP_S,
+    NOISE_STEP_S,
+    QUIET_FLOOR_DBFS,
+    ArbiterFrontEnd,
+    NoiseFloorGate,
+)
+from livekit.plugins.turntaking.arbiter.model import VOICED_MAX_ZCR, AudioFeatures, frame_features
+
+DT = ANALYSIS_FRAME_S
+VOICED_ZCR = 0.1
+
+
+def _frame(level_dbfs: float) -> AudioFeatures:
+    return AudioFeatures(level_dbfs, VOICED_ZCR, DT)
+
+
+def _feed(gate: NoiseFloorGate, levels: list[float], start_s: float = 0.0) -> list[bool]:
+    """Voiced verdicts of consecutive frames at `levels` from stream time `start_s`."""
+    return [gate.gate(_frame(lv), start_s + (k + 1) * DT).voiced for k, lv in enumerate(levels)]
+
+
+def test_steady_babble_at_a_voiced_level_is_held_back_after_the_warm_up() -> None:
+    gate = NoiseFloorGate()
+    babble = [-40.0 + 3.0 * np.sin(k) for k in range(200)]  # 4 s, voiced by level alone
+    voiced = _feed(gate, babble)
+    assert _frame(-40.0).voiced  # the absolute test would call every frame speech
+    assert not any(voiced)
+    assert gate.floor_dbfs == pytest.approx(-40.0, abs=2.0)
+
+
+def test_the_user_is_heard_over_the_babble_and_the_floor_ignores_them() -> None:
+    gate = NoiseFloorGate()
+    _feed(gate, [-45.0] * 100)
+    floor = gate.floor_dbfs
+    speech = _feed(gate, [-45.0 + NOISE_GATE_MARGIN_DB + 2.0] * 50, start_s=100 * DT)
+    assert all(speech)
+    assert gate.floor_dbfs == floor  # 1 s of speech did not raise it
+    # under the margin it is still noise
+    assert not any(_feed(gate, [-45.0 + NOISE_GATE_MARGIN_DB - 2.0] * 5, start_s=150 * DT))
+
+
+def test_in_a_quiet_room_soft_speech_passes() -> None:
+    gate = NoiseFloorGate()
+    assert gate.floor_dbfs == QUIET_FLOOR_DBFS
+    warm = round(NOISE_GATE_WARMUP_S / DT)
+    _feed(gate, [-100.0] * warm)  # digital silence sets no floor
+    assert gate.floor_dbfs == QUIET_FLOOR_DBFS
+    assert all(_feed(gate, [-44.0] * 10, start_s=warm * DT))
+
+
+def test_nothing_is_voiced_in_the_warm_up() -> None:
+    gate = NoiseFloorGate()
+    warm = round(NOISE_GATE_WARMUP_S / DT)
+    assert not any(_feed(gate, [-20.0] * warm, start_s=50.0))  # any stream origin
+    assert gate.gate(_frame(-20.0), 50.0 + (warm + 1) * DT).voiced is False  # floor -20
+
+
+def test_a_room_that_gets_louder_moves_the_floor() -> None:
+    gate = NoiseFloorGate()
+    _feed(gate, [-65.0] * 100)
+    steps = round((NOISE_STEP_S + NOISE_FLOOR_WINDOW_S + 0.5) / DT)
+    voiced = _feed(gate, [-40.0] * steps, start_s=100 * DT)
+    first_quiet = voiced.index(False)
+    assert all(voiced[:first_quiet])
+    # speech-like for at most the step time plus half the floor window, then noise again
+    assert first_quiet * DT <= NOISE_STEP_S + NOISE_FLOOR_WINDOW_S / 2 + 0.1
+    assert not any(voiced[first_quiet:])
+
+
+def test_noise_like_frames_are_left_as_they_are() -> None:
+    gate = NoiseFloorGate()
+    hiss = AudioFeatures(-30.0, VOICED_MAX_ZCR + 0.1, DT)
+    out = gate.gate(hiss, DT)
+    assert out == hiss
+
+
+def _tone(seconds: float, level_dbfs: float, rate_hz: int, rng: np.random.Generator) -> np.ndarray:
+    t = np.arange(int(seconds * rate_hz)) / rate_hz
+    x = np.sin(2 * np.pi * 180.0 * t) * (1 + 0.3 * np.sin(2 * np.pi * 4.0 * t))
+    x *= 10 ** (level_dbfs / 20) * np.sqrt(2) / 1.05
+    return (x + 1e-4 * rng.standard_normal(len(t))).astype(np.float32)
+
+
+def _babble(
+    seconds: float, level_dbfs: float, rate_hz: int, rng: np.random.Generator
+) -> np.ndarray:
+    # a sum of low, slowly wobbling tones: voiced by zero crossings, steady in level
+    t = np.arange(int(seconds * rate_hz)) / rate_hz
+    x = sum(
+        np.sin(2 * np.pi * f * t + rng.uniform(0, 6.28)) * (1 + 0.2 * np.sin(2 * np.pi * m * t))
+        for f, m in ((140, 3.1), (210, 4.3), (170, 5.7), (250, 2.2))
+    )
+    x = x / np.sqrt(np.mean(x**2)) * 10 ** (level_dbfs / 20)
+    return np.asarray(x, dtype=np.float32)
+
+
+def test_the_front_end_opens_no_speech_on_babble_and_one_run_on_the_user() -> None:
+    rng = np.random.default_rng(7)
+    rate = 16_000
+    noise = _babble(4.0, -42.0, rate, rng)
+    user = np.zeros_like(noise)
+    at = int(2.0 * rate)
+    user[at : at + int(0.6 * rate)] = _tone(0.6, -22.0, rate, rng)
+    starts = [
+        f.edge[1]
+        for f in ArbiterFrontEnd().clip(noise + user, rate)
+        if f.edge is not None and f.edge[0] == "start"
+    ]
+    assert len(starts) == 1 and starts[0] == pytest.approx(2.0, abs=0.1)
+    # negative control: by the absolute voicing test alone the babble is speech throughout
+    n = int(DT * rate)
+    absolute = [frame_features(noise[k : k + n], rate).voiced for k in range(0, len(noise), n)]
+    assert np.mean(absolute) > 0.8
+    assert not [f for f in ArbiterFrontEnd().clip(noise, rate) if f.features.voiced]
