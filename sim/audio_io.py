@@ -7,6 +7,7 @@ time on a virtual-time loop.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -139,6 +140,13 @@ class ScheduledAudioInput(io.AudioInput):
         return out
 
 
+ROOM_QUEUE_S = 0.2
+"""LiveKit 1.8.9's room output feeds an `rtc.AudioSource` that keeps this much agent audio
+queued ahead of what the listener hears, seconds (`voice/room_io/_output.py`)."""
+ROOM_FRAME_S = 0.05
+"""The room output forwards audio to that queue in frames of this length, seconds."""
+
+
 class OutputEventKind(Enum):
     """What the player did."""
 
@@ -160,6 +168,43 @@ class OutputEvent:
     """Playback position in the current segment at that time, seconds."""
     segment: int
     """0-based index of the played segment (one per agent speech)."""
+    heard_at_s: float
+    """Clock time a listener behind LiveKit's room output hears it (`heard_after_s`),
+    seconds."""
+
+
+def heard_after_s(
+    kind: OutputEventKind,
+    *,
+    position_s: float,
+    pushed_s: float,
+    flushed: bool,
+    queue_s: float = ROOM_QUEUE_S,
+    frame_s: float = ROOM_FRAME_S,
+) -> float:
+    """Seconds from a player event to when a listener behind LiveKit 1.8.9's room output
+    hears it, with the segment at `position_s` of `pushed_s` seconds pushed (`flushed`:
+    the segment's last frame was pushed). The room output keeps up to `queue_s` queued in
+    its `AudioSource` and the rest waiting in its forwarding loop:
+
+    - a pause does not clear that queue; the loop clears it when it takes its next frame,
+      at the next `frame_s` boundary of the playhead, and when no frame waits (the
+      utterance's end is queued) the queued audio plays out;
+    - a clear empties the queue at once once the segment was flushed (its playout task
+      watches for it); before that the loop only drops the waiting frames and the queue
+      plays out;
+    - anything else (a start, a resume, a natural finish) is heard when it happens."""
+    remaining = max(0.0, pushed_s - position_s)
+    queued = min(queue_s, remaining)
+    if kind is OutputEventKind.PAUSED:
+        if remaining > queue_s + 1e-9:
+            # the playhead's offset into its room frame (a boundary counts as the start)
+            into = position_s - math.floor(position_s / frame_s + 1e-9) * frame_s
+            return frame_s - max(0.0, into)
+        return queued
+    if kind is OutputEventKind.CLEARED:
+        return 0.0 if flushed else queued
+    return 0.0
 
 
 class _PlayState(Enum):
@@ -291,12 +336,12 @@ class ClockAudioOutput(io.AudioOutput):
         self._flushed = False
 
     def _record(self, kind: OutputEventKind, position_s: float | None = None) -> None:
-        ev = OutputEvent(
-            self._clock.now(),
-            kind,
-            self.position_s() if position_s is None else position_s,
-            self._segment,
+        now = self._clock.now()
+        position = self.position_s() if position_s is None else position_s
+        after = heard_after_s(
+            kind, position_s=position, pushed_s=self._pushed_s, flushed=self._flushed
         )
+        ev = OutputEvent(now, kind, position, self._segment, now + after)
         self.events.append(ev)
         if self.on_event is not None:
             self.on_event(ev)

@@ -151,6 +151,7 @@ class Recorder:
             at_s=ev.at_s,
             position_s=ev.position_s,
             segment=ev.segment,
+            heard_at_s=ev.heard_at_s,
         )
 
     # --- derived figures -------------------------------------------------------------

@@ -15,6 +15,7 @@ from bench.evaluation import episodes
 from bench.evaluation.episodes import EpisodeResult, EpisodeRunner
 from bench.evaluation.stacks import BENCH_STACKS, MIN_WORDS_2, STACK_NAMES, session_stack
 from sim import stacks
+from sim.audio_io import ROOM_QUEUE_S
 from sim.fake_stt import ScriptedSTT
 from sim.harness import SimHarness
 from sim.scenes import user_clip
@@ -50,6 +51,11 @@ def test_vad_barge_in_stops_the_agent_for_a_backchannel() -> None:
     assert res.agent_stopped and res.decision == "interruption"
     # VAD barge-in after 0.5 s of speech (+ the VAD's own frames)
     assert res.stop_latency_s is not None and 0.5 <= res.stop_latency_s < 0.8
+    # a listener hears it after what the room's output had queued
+    assert res.yield_latency_s == res.heard_stop_latency_s
+    assert res.heard_stop_latency_s is not None
+    assert 0.0 <= res.heard_stop_latency_s - res.stop_latency_s <= ROOM_QUEUE_S + 1e-9
+    assert not res.ducked and res.duck_s is None
     assert res.user_turn_committed and res.llm_called and res.reply_spoken
     assert res.transcripts == ["Uh huh."]
 
@@ -57,7 +63,7 @@ def test_vad_barge_in_stops_the_agent_for_a_backchannel() -> None:
 def test_min_words_2_keeps_talking_through_a_one_word_backchannel() -> None:
     res = run_virtual(_episode("Yeah.", "uh_huh", "livekit-min-words-2", virtual=True))
     assert not res.agent_stopped and res.decision == "backchannel"
-    assert res.stop_latency_s is None
+    assert res.stop_latency_s is None and res.yield_latency_s is None
     assert not res.reply_spoken
 
 

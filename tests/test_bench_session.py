@@ -51,6 +51,10 @@ class FakeRunner:
             user_turn_committed=stopped,
             llm_called=stopped,
             resumed=False,
+            yield_latency_s=0.55 if stopped else None,
+            heard_stop_latency_s=0.55 if stopped else None,
+            ducked=False,
+            duck_s=None,
         )
 
 
@@ -75,6 +79,8 @@ def test_virtual_clock_runs_episodes_with_charged_executor(fake_runner: type[Fak
     assert [r["id"] for r in stopper.items] == ["bc-1", "int-1"]
     assert [r["decision"] for r in stopper.items] == ["interruption"] * 2
     assert [r["decision"] for r in keeper.items] == ["backchannel"] * 2
+    assert [r["yield_latency_s"] for r in stopper.items] == [0.55] * 2
+    assert [r["ducked"] for r in keeper.items] == [False] * 2
     assert len(stopper.item_cpu_s) == 2 and stopper.audio_s == pytest.approx(
         sum(stopper.item_audio_s)
     )

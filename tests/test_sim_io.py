@@ -9,7 +9,14 @@ import pytest
 from livekit import rtc
 from livekit.agents import llm
 
-from sim.audio_io import ClockAudioOutput, OutputEventKind, ScheduledAudioInput
+from sim.audio_io import (
+    ROOM_FRAME_S,
+    ROOM_QUEUE_S,
+    ClockAudioOutput,
+    OutputEventKind,
+    ScheduledAudioInput,
+    heard_after_s,
+)
 from sim.clock import SimClock
 from sim.demo import main as demo_main
 from sim.harness import EventKind, Recorder
@@ -169,3 +176,30 @@ def test_stack_names_are_validated() -> None:
 def test_demo_rejects_unknown_scene(capsys: pytest.CaptureFixture[str]) -> None:
     assert demo_main(["no-such-scene"]) == 2
     assert "unknown scene" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ the room's output queue
+
+
+def test_a_pause_is_heard_at_the_next_room_frame_while_audio_waits_behind_the_queue() -> None:
+    kw = {"pushed_s": 5.0, "flushed": True}
+    assert heard_after_s(OutputEventKind.PAUSED, position_s=1.01, **kw) == pytest.approx(0.04)
+    assert heard_after_s(OutputEventKind.PAUSED, position_s=1.0, **kw) == pytest.approx(
+        ROOM_FRAME_S
+    )
+
+
+def test_a_pause_near_the_end_lets_the_queued_audio_play_out() -> None:
+    after = heard_after_s(OutputEventKind.PAUSED, position_s=4.88, pushed_s=5.0, flushed=True)
+    assert after == pytest.approx(0.12)
+    after = heard_after_s(OutputEventKind.PAUSED, position_s=4.8, pushed_s=5.0, flushed=True)
+    assert after == pytest.approx(ROOM_QUEUE_S)
+
+
+def test_a_clear_is_heard_at_once_only_once_the_segment_was_flushed() -> None:
+    kw = {"position_s": 1.0, "pushed_s": 5.0}
+    assert heard_after_s(OutputEventKind.CLEARED, flushed=True, **kw) == 0.0
+    assert heard_after_s(OutputEventKind.CLEARED, flushed=False, **kw) == pytest.approx(
+        ROOM_QUEUE_S
+    )
+    assert heard_after_s(OutputEventKind.RESUMED, flushed=False, **kw) == 0.0

@@ -69,6 +69,16 @@ class EpisodeResult:
     """Onset -> the stack's verdict when it reports one; else interruption: onset -> the
     clear (or the unresumed pause); backchannel: onset -> the resume if the audio paused,
     else None (the floor was never in question)."""
+    yield_latency_s: float | None = None
+    """Onset -> the agent audibly yielded (its first pause or clear after the onset; no
+    stack here ducks) as a listener behind LiveKit's room output hears it, seconds (None:
+    it never did)."""
+    heard_stop_latency_s: float | None = None
+    """`stop_latency_s` as that listener hears it, seconds (None if not stopped)."""
+    ducked: bool = False
+    """The agent's audio was ducked for this overlap (no stack here ducks yet)."""
+    duck_s: float | None = None
+    """How long it stayed ducked, seconds (None: not ducked)."""
     transcripts: list[str] = field(default_factory=list)
     """Final user transcripts seen by the session (text; keep out of logs)."""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -227,6 +237,8 @@ def episode_result(h: SimHarness, onset: float, lead_s: float, clip_s: float) ->
     first_segment = 0
     stopped = cleared is not None or (paused is not None and resumed_ev is None)
     stop_latency = stops[0].at_s - onset if stops and stopped else None
+    heard_yield = float(stops[0].data["heard_at_s"]) - onset if stops else None
+    heard_stop = heard_yield if stopped else None
     if stopped:
         decider = cleared if cleared is not None else paused
         decided = None if decider is None else decider.at_s - onset
@@ -252,6 +264,8 @@ def episode_result(h: SimHarness, onset: float, lead_s: float, clip_s: float) ->
         resumed=resumed_ev is not None,
         decision=decision,
         decided_at_s=decided,
+        yield_latency_s=heard_yield,
+        heard_stop_latency_s=heard_stop,
         transcripts=[e.detail for e in after if e.kind is EventKind.FINAL],
         extra={
             "stack": h.stack.name,

@@ -90,7 +90,10 @@ def overlap_metrics(
     their `stop_latency_s` when the system stopped before its final decision, else their
     `decided_at_s`; session mode: `stop_latency_s`). A backchannel whose item says
     `resumed` (the agent paused, then went on) is not a false stop, and is counted in
-    `backchannels_paused_and_resumed`.
+    `backchannels_paused_and_resumed`. Items that carry them (session mode) also give the
+    yield and stop latencies as a listener hears them (`yield_latency_s`,
+    `heard_stop_latency_s`: onset to the first pause or stop, and to the stop that stood,
+    behind the room's output queue) and the ducks of backchannels.
     """
     missing = [it.id for it in items if it.id not in labels]
     if missing:
@@ -112,6 +115,14 @@ def overlap_metrics(
         else (0.0 if precision is not None and recall is not None else None)
     )
     decided = [it.decided_at_s for it in items if it.decided_at_s is not None]
+
+    def heard(key: str, group: Sequence[OverlapResultItem]) -> list[float]:
+        return [float(v) for it in group if isinstance(v := it.extra.get(key), int | float)]
+
+    # as a listener behind the room's output queue hears them (session mode only)
+    yield_lat = heard("yield_latency_s", ints)
+    heard_stop = heard("heard_stop_latency_s", [it for it in ints if stopped(it)])
+    duck_lengths = heard("duck_s", bcs)
     if session:
         stop_lat = [
             it.stop_latency_s for it in ints if it.agent_stopped and it.stop_latency_s is not None
@@ -139,6 +150,17 @@ def overlap_metrics(
         "decision_latency_p95_s": quantile(decided, 0.95),
         "stop_latency_p50_s": quantile(stop_lat, 0.5),
         "stop_latency_p95_s": quantile(stop_lat, 0.95),
+        "yield_latency_p50_s": quantile(yield_lat, 0.5),
+        "yield_latency_p95_s": quantile(yield_lat, 0.95),
+        "interruptions_yielded": rate(len(yield_lat), len(ints)) if yield_lat else None,
+        "heard_stop_latency_p50_s": quantile(heard_stop, 0.5),
+        "heard_stop_latency_p95_s": quantile(heard_stop, 0.95),
+        "backchannels_ducked": (
+            rate(sum(bool(it.extra.get("ducked")) for it in bcs), len(bcs))
+            if any("ducked" in it.extra for it in bcs)
+            else None
+        ),
+        "backchannel_duck_p95_s": quantile(duck_lengths, 0.95),
         "backchannels_committed_as_turns": rate(
             sum(it.user_turn_committed for it in bcs), len(bcs)
         ),

@@ -102,6 +102,10 @@ def _systems(report: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
     return rows
 
 
+def _pair(m: Mapping[str, Any], key: str) -> str:
+    return f"{_fmt(m.get(key + '_p50_s'), nd=2)}/{_fmt(m.get(key + '_p95_s'), nd=2)}"
+
+
 def overlap_table(report: Mapping[str, Any]) -> list[list[str]]:
     """Rows (header first) of the overlap/session summary."""
     session = report["command"] == "session"
@@ -113,6 +117,8 @@ def overlap_table(report: Mapping[str, Any]) -> list[list[str]]:
             "precision",
             "F1",
             "stop latency p50/p95 s",
+            "heard yield p50/p95 s",
+            "heard stop p50/p95 s",
             "decision p50 s",
             "bc paused+resumed",
             "bc -> user turn",
@@ -122,7 +128,7 @@ def overlap_table(report: Mapping[str, Any]) -> list[list[str]]:
     ]
     for name, m in _systems(report):
         if "error" in m and "n" not in m:
-            rows.append([name, "unavailable"] + ["-"] * 9)
+            rows.append([name, "unavailable"] + ["-"] * 11)
             continue
         cpu = m.get("cpu", {}).get("cpu_ms_per_audio_s")
         rows.append(
@@ -133,6 +139,8 @@ def overlap_table(report: Mapping[str, Any]) -> list[list[str]]:
                 _fmt(m["precision"], pct=True),
                 _fmt(m["f1"], nd=3),
                 f"{_fmt(m['stop_latency_p50_s'], nd=2)}/{_fmt(m['stop_latency_p95_s'], nd=2)}",
+                _pair(m, "yield_latency") if session else "-",
+                _pair(m, "heard_stop_latency") if session else "-",
                 _fmt(m["decision_latency_p50_s"], nd=2),
                 _fmt(m.get("backchannels_paused_and_resumed"), pct=True),
                 _fmt(m["backchannels_committed_as_turns"], pct=True) if session else "-",

@@ -142,6 +142,10 @@ def _construct(
     return runs
 
 
+def _r4(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)
+
+
 def _result_dict(r: OverlapResultItem) -> dict[str, object]:
     d: dict[str, object] = {
         "id": r.id,
@@ -490,7 +494,13 @@ async def _session_loop(
                     stop_latency_s=ep.stop_latency_s,
                     user_turn_committed=bool(ep.user_turn_committed),
                     llm_called=bool(ep.llm_called),
-                    extra={"resumed": bool(getattr(ep, "resumed", False))},
+                    extra={
+                        "resumed": bool(getattr(ep, "resumed", False)),
+                        "yield_latency_s": _r4(ep.yield_latency_s),
+                        "heard_stop_latency_s": _r4(ep.heard_stop_latency_s),
+                        "ducked": ep.ducked,
+                        "duck_s": _r4(ep.duck_s),
+                    },
                 )
             )
         if (k + 1) % 10 == 0:
