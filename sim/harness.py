@@ -18,7 +18,7 @@ from livekit.agents import stt as lk_stt
 from livekit.agents import tts as lk_tts
 from livekit.agents import vad as lk_vad
 from livekit.agents.voice.transcription.synchronizer import TranscriptSynchronizer
-from livekit.plugins.turntaking import TurnTakingModels
+from livekit.plugins.turntaking import YIELD_SESSION_EVENT, TurnTakingModels, YieldEvent
 
 from sim.audio import Samples
 from sim.audio_io import (
@@ -54,6 +54,8 @@ class EventKind(Enum):
     USER_TURN = "user turn committed"
     ASSISTANT_MESSAGE = "assistant message stored"
     FALSE_INTERRUPTION = "agent false interruption"
+    AUDIO_DUCKED = "agent voice ducked"
+    AUDIO_RESTORED = "agent voice restored"
     LLM_CALL = "LLM called"
     DECISION = "decision"
 
@@ -142,6 +144,18 @@ class Recorder:
         session.on("user_input_transcribed", on_transcribed)
         session.on("conversation_item_added", on_item)
         session.on("agent_false_interruption", on_false_interruption)
+
+        def on_yield(ev: YieldEvent) -> None:
+            kind = EventKind.AUDIO_DUCKED if ev.kind == "duck" else EventKind.AUDIO_RESTORED
+            self.add(
+                kind,
+                f"{ev.gain_db:+.0f} dB, heard at {ev.heard_at_s:.3f} s",
+                at_s=ev.at_s,
+                heard_at_s=ev.heard_at_s,
+                gain_db=ev.gain_db,
+            )
+
+        session.on(YIELD_SESSION_EVENT, on_yield)  # type: ignore[arg-type]
 
     def on_output_event(self, ev: OutputEvent) -> None:
         """Feed from `ClockAudioOutput.on_event`."""

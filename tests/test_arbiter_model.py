@@ -8,7 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from livekit.plugins.turntaking.arbiter.echo import EchoVerdict
 from livekit.plugins.turntaking.arbiter.model import (
+    DUCK_RELEASE_S,
     HASH_DIM,
     ArbiterDecider,
     ArbiterParams,
@@ -585,3 +587,39 @@ def test_default_params_are_the_shipped_operating_point() -> None:
     from livekit.plugins.turntaking.arbiter.model import load_params
 
     assert ArbiterParams() == load_params()
+
+
+# ------------------------------------------------------------------ the duck
+
+
+def test_the_duck_follows_the_users_voice_while_the_overlap_is_undecided() -> None:
+    d = ArbiterDecider(toy_model(), params=PARAMS)
+    d.on_agent_speech("so the next step is to upload the file and then", 0.0)
+    assert not d.duck_wanted(1.0)  # nobody over the agent
+    d.on_user_speech_start(2.0)
+    assert not d.duck_wanted(2.0)  # no voice heard yet
+    voiced_frames(d, 2.0, 15)  # 0.3 s of "uh huh", 2.0-2.3 s
+    assert d.duck_wanted(2.3)
+    d.push_audio_features(QUIET, 2.32)
+    assert d.duck_wanted(2.32)  # a gap inside a word keeps it
+    assert d.duck_wanted(2.3 + DUCK_RELEASE_S - 0.01)
+    assert not d.duck_wanted(2.3 + DUCK_RELEASE_S)  # silent that long: back to full level
+    voiced_frames(d, 2.5, 2)  # the voice comes back before the verdict: ducked again
+    assert d.duck_wanted(2.55)
+    d.on_user_speech_end(2.9)
+    ev = d.on_transcript("Uh-huh.", True, 3.0)
+    assert ev is not None and ev.label == "backchannel"
+    assert not d.duck_wanted(3.0)  # settled
+
+
+def test_the_agents_echo_does_not_duck_it() -> None:
+    echo = EchoVerdict(is_echo=True, lag_s=0.06, correlation=0.9)
+    d = ArbiterDecider(toy_model(), params=PARAMS)
+    d.on_agent_speech("so the next step is to upload the file and then", 0.0)
+    d.on_user_speech_start(2.0)
+    for k in range(10):
+        d.push_audio_features(VOICED, round(2.02 + 0.02 * k, 6), echo)
+    assert not d.duck_wanted(2.2)
+    # a stray frame the echo gate missed is outweighed by the echo
+    d.push_audio_features(VOICED, 2.22)
+    assert not d.duck_wanted(2.22)

@@ -283,3 +283,46 @@ def test_missing_onset_model_keeps_the_arbiter_on_words(
     r, seen = run_virtual(_scene("interruption", arb))
     assert [ev.label for ev in seen] == ["interruption"]
     assert "early_audio" not in seen[0].cues
+
+
+def _yields(r: SceneResult, after_s: float) -> list[tuple[str, float]]:
+    """(kind, heard at s) of the agent voice's ducks and restores after `after_s`."""
+    kinds = {EventKind.AUDIO_DUCKED: "duck", EventKind.AUDIO_RESTORED: "restore"}
+    return [
+        (kinds[e.kind], float(e.data["heard_at_s"]))
+        for e in r.events
+        if e.kind in kinds and e.at_s > after_s
+    ]
+
+
+def test_a_backchannel_ducks_the_agent_at_once_and_restores_it_without_a_turn(
+    backchannel: tuple[SceneResult, list[Any], InterruptionArbiter],
+) -> None:
+    r, _, arb = backchannel
+    onset, end = r.user_spans[0][1], r.user_spans[0][2]
+    yields = _yields(r, onset)
+    assert [k for k, _ in yields] == ["duck", "restore"]
+    (_, ducked), (_, restored) = yields
+    assert ducked - onset <= 0.3  # an audible yield within 0.3 s of the sound
+    assert restored <= end + 0.3  # back to full level as the "uh huh" ends
+    assert arb.metrics.ducks == 1
+    # and nothing else: no stop, no turn, no LLM call (see above)
+    assert [m for m in r.history if m["role"] == "user"] == [] and r.llm_calls == 0
+
+
+def test_an_interruption_ducks_the_agent_before_it_stops_it(
+    interruption: tuple[SceneResult, list[Any], InterruptionArbiter],
+) -> None:
+    r, _, _ = interruption
+    onset = r.user_spans[0][1]
+    yields = _yields(r, onset)
+    assert yields and yields[0][0] == "duck"
+    assert yields[0][1] - onset <= 0.3
+    stops = _after(r, (EventKind.AUDIO_CLEARED, EventKind.AUDIO_PAUSED), onset)
+    assert stops and yields[0][1] <= stops[0] + 0.2
+
+
+def test_without_a_duck_the_agent_goes_on_at_full_level() -> None:
+    quiet = InterruptionArbiter.load(duck_db=None)
+    r, _ = run_virtual(_scene("backchannel", quiet))
+    assert _yields(r, 0.0) == [] and quiet.metrics.ducks == 0

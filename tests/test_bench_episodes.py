@@ -23,6 +23,7 @@ from sim.virtual_time import InlineExecutor, run_virtual
 
 AGENT_TEXT = "so the next step is to upload the file and then"
 LEAD_SILENCE_S = 0.4
+SPEECH = "Wait, stop, I meant Tuesday."
 
 
 def _audio(name: str) -> np.ndarray:
@@ -58,6 +59,19 @@ def test_vad_barge_in_stops_the_agent_for_a_backchannel() -> None:
     assert not res.ducked and res.duck_s is None
     assert res.user_turn_committed and res.llm_called and res.reply_spoken
     assert res.transcripts == ["Uh huh."]
+
+
+def test_the_arbiter_ducks_for_a_backchannel_and_ducks_then_stops_for_an_interruption() -> None:
+    bc = run_virtual(_episode("Uh huh.", "uh_huh", "ours", virtual=True))
+    assert not bc.agent_stopped and bc.ducked
+    assert bc.yield_latency_s is not None and bc.yield_latency_s <= 0.3
+    assert bc.duck_s is not None and 0.1 < bc.duck_s <= 0.7
+    assert not bc.user_turn_committed and not bc.llm_called
+    it = run_virtual(_episode(SPEECH, "wait_stop_tuesday", "ours", virtual=True))
+    assert it.agent_stopped and it.ducked
+    assert it.yield_latency_s is not None and it.heard_stop_latency_s is not None
+    assert it.yield_latency_s <= it.heard_stop_latency_s  # heard softening before the stop
+    assert it.user_turn_committed and it.reply_spoken
 
 
 def test_min_words_2_keeps_talking_through_a_one_word_backchannel() -> None:

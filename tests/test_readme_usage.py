@@ -329,8 +329,12 @@ def test_turn_taking_rejects_bad_arguments(models: TurnTakingModels) -> None:
     tt = TurnTaking(models)
     with pytest.raises(TypeError, match="callable"):
         tt.on("overlap", None)  # type: ignore[call-overload]
-    with pytest.raises(ValueError, match="'overlap' or 'endpoint'"):
+    with pytest.raises(ValueError, match="'overlap', 'yield' or 'endpoint'"):
         tt.on("turn", print)  # type: ignore[call-overload]
+    with pytest.raises(ValueError, match=r"duck_db must be in \[10.0, 40.0\] dB"):
+        TurnTaking(models, duck_db=3.0)
+    with pytest.raises(ValueError, match=r"output lead must be in \[0.06, 2.0\] s"):
+        TurnTaking(models, output_lead_s=0.01)
     with pytest.raises(ValueError, match="cannot be tuned|Silero"):
         tt.vad(object())  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"patience must be in \[0.3, 0.995\]"):

@@ -70,15 +70,15 @@ class EpisodeResult:
     clear (or the unresumed pause); backchannel: onset -> the resume if the audio paused,
     else None (the floor was never in question)."""
     yield_latency_s: float | None = None
-    """Onset -> the agent audibly yielded (its first pause or clear after the onset; no
-    stack here ducks) as a listener behind LiveKit's room output hears it, seconds (None:
-    it never did)."""
+    """Onset -> the agent audibly yielded (its first duck, pause or clear after the onset)
+    as a listener behind LiveKit's room output hears it, seconds (None: it never did)."""
     heard_stop_latency_s: float | None = None
     """`stop_latency_s` as that listener hears it, seconds (None if not stopped)."""
     ducked: bool = False
-    """The agent's audio was ducked for this overlap (no stack here ducks yet)."""
+    """The agent's voice was ducked after the onset (the arbiter's audible yield)."""
     duck_s: float | None = None
-    """How long it stayed ducked, seconds (None: not ducked)."""
+    """How long the first duck was heard before it was restored, paused or stopped (or the
+    episode ended), seconds (None: not ducked)."""
     transcripts: list[str] = field(default_factory=list)
     """Final user transcripts seen by the session (text; keep out of logs)."""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -237,8 +237,23 @@ def episode_result(h: SimHarness, onset: float, lead_s: float, clip_s: float) ->
     first_segment = 0
     stopped = cleared is not None or (paused is not None and resumed_ev is None)
     stop_latency = stops[0].at_s - onset if stops and stopped else None
-    heard_yield = float(stops[0].data["heard_at_s"]) - onset if stops else None
-    heard_stop = heard_yield if stopped else None
+    heard_stop_at = float(stops[0].data["heard_at_s"]) if stops else None
+    heard_stop = heard_stop_at - onset if heard_stop_at is not None and stopped else None
+    # a duck (the arbiter's audible yield) is heard when its first ducked audio plays
+    duck = next((e for e in after if e.kind is EventKind.AUDIO_DUCKED), None)
+    duck_at = None if duck is None else float(duck.data["heard_at_s"])
+    heard = [t for t in (duck_at, heard_stop_at) if t is not None]
+    heard_yield = min(heard) - onset if heard else None
+    duck_s: float | None = None
+    if duck is not None and duck_at is not None:
+        ends = [
+            float(e.data["heard_at_s"])
+            for e in after
+            if e.at_s >= duck.at_s
+            and e.kind
+            in (EventKind.AUDIO_RESTORED, EventKind.AUDIO_PAUSED, EventKind.AUDIO_CLEARED)
+        ]
+        duck_s = max(0.0, (min(ends) if ends else h.clock.now()) - duck_at)
     if stopped:
         decider = cleared if cleared is not None else paused
         decided = None if decider is None else decider.at_s - onset
@@ -266,6 +281,8 @@ def episode_result(h: SimHarness, onset: float, lead_s: float, clip_s: float) ->
         decided_at_s=decided,
         yield_latency_s=heard_yield,
         heard_stop_latency_s=heard_stop,
+        ducked=duck is not None,
+        duck_s=duck_s,
         transcripts=[e.detail for e in after if e.kind is EventKind.FINAL],
         extra={
             "stack": h.stack.name,

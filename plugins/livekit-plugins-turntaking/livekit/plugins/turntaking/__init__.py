@@ -15,7 +15,14 @@ really over).
 from livekit.agents import Plugin
 
 from .arbiter import SESSION_EVENT as OVERLAP_SESSION_EVENT
-from .arbiter import ArbiterMetrics, ArbiterParams, InterruptionArbiter, OverlapEvent
+from .arbiter import (
+    YIELD_SESSION_EVENT,
+    ArbiterMetrics,
+    ArbiterParams,
+    InterruptionArbiter,
+    OverlapEvent,
+    YieldEvent,
+)
 from .endpointing import AdaptiveTurnDetector, EndpointDecision
 from .log import logger
 from .turn_taking import (
@@ -29,6 +36,7 @@ from .version import __version__
 __all__ = [
     "ENDPOINT_SESSION_EVENT",
     "OVERLAP_SESSION_EVENT",
+    "YIELD_SESSION_EVENT",
     "AdaptiveTurnDetector",
     "ArbiterMetrics",
     "ArbiterParams",
@@ -37,6 +45,7 @@ __all__ = [
     "OverlapEvent",
     "TurnTaking",
     "TurnTakingModels",
+    "YieldEvent",
     "__version__",
     "load_models",
 ]

@@ -23,9 +23,11 @@ from livekit.agents import vad as lk_vad
 from livekit.agents.voice.turn import TurnHandlingOptions
 
 from .arbiter import InterruptionArbiter, OverlapEvent
+from .arbiter.arbiter import DEFAULT_DUCK_DB, YieldEvent
 from .arbiter.model import ArbiterParams, TextModel, load_params
 from .arbiter.model import ModelFileError as ArbiterFileError
 from .arbiter.onset import OnsetModel
+from .arbiter.playout import DEFAULT_OUTPUT_LEAD_S
 from .endpointing import AdaptiveTurnDetector, EndpointDecision
 from .endpointing.detector import FALLBACK_DELAY_S, VAD_MIN_SILENCE_S
 from .endpointing.model import (
@@ -63,8 +65,9 @@ ENDPOINT_SPAN = "turntaking.endpoint_decision"
 ENDPOINT_SESSION_EVENT = "endpoint_decision"
 """Event name under which each `EndpointDecision` is emitted on the session."""
 
-EventName = Literal["overlap", "endpoint"]
+EventName = Literal["overlap", "yield", "endpoint"]
 OverlapCallback = Callable[[OverlapEvent], object]
+YieldCallback = Callable[[YieldEvent], object]
 EndpointCallback = Callable[[EndpointDecision], object]
 
 
@@ -153,8 +156,17 @@ class TurnTaking:
     committed too early costs little: when the user goes on at once, the reply is withdrawn
     and their words join the same turn.
 
+    `duck_db` ([10, 40] dB, None: off) is how far the agent's voice drops while the user's
+    voice is heard over it and the arbiter is still unsure (an audible yield within about
+    0.2 s; a backchannel restores it, an interruption stops it). `output_lead_s` ([0.06, 2]
+    s, None: off) is how much of the agent's audio goes to the room ahead of the playhead:
+    the duck, a pause and a stop are heard within about that long (LiveKit's room output
+    otherwise holds up to 200 ms queued, and all the rest of a reply buffered, out of their
+    reach); shorter risks gaps when the event loop runs late.
+
     Decisions are reported on the session (`"arbiter_overlap"` with an `OverlapEvent`,
-    `"endpoint_decision"` with an `EndpointDecision`), on this object (`on("overlap", ...)`,
+    `"arbiter_yield"` with a `YieldEvent`, `"endpoint_decision"` with an
+    `EndpointDecision`), on this object (`on("overlap", ...)`, `on("yield", ...)`,
     `on("endpoint", ...)`), and as DEBUG log lines without transcripts.
 
     Raises `TypeError` when `models` is not a `TurnTakingModels` or an option is not a
@@ -167,6 +179,8 @@ class TurnTaking:
         arbiter: bool = True,
         adaptive_endpointing: bool = True,
         patience: float = DEFAULT_THRESHOLD,
+        duck_db: float | None = DEFAULT_DUCK_DB,
+        output_lead_s: float | None = DEFAULT_OUTPUT_LEAD_S,
     ) -> None:
         if not isinstance(models, TurnTakingModels):
             raise TypeError(
@@ -188,6 +202,8 @@ class TurnTaking:
                 model=models.arbiter_model,
                 params=models.arbiter_params,
                 onset_model=models.arbiter_onset,
+                duck_db=duck_db,
+                output_lead_s=output_lead_s,
             )
             if arbiter
             else None
@@ -206,6 +222,7 @@ class TurnTaking:
             )
             self.endpointing.prewarm()
         self._overlap_listeners: list[OverlapCallback] = []
+        self._yield_listeners: list[YieldCallback] = []
         self._endpoint_listeners: list[EndpointCallback] = []
         self._session: AgentSession[Any] | None = None
 
@@ -276,6 +293,9 @@ class TurnTaking:
     def on(self, event: Literal["overlap"], callback: OverlapCallback) -> None: ...
 
     @overload
+    def on(self, event: Literal["yield"], callback: YieldCallback) -> None: ...
+
+    @overload
     def on(self, event: Literal["endpoint"], callback: EndpointCallback) -> None: ...
 
     def on(self, event: EventName, callback: Callable[[Any], object]) -> None:
@@ -290,10 +310,12 @@ class TurnTaking:
             raise TypeError(f"callback must be callable, got {type(callback).__name__}")
         if event == "overlap":
             self._overlap_listeners.append(callback)
+        elif event == "yield":
+            self._yield_listeners.append(callback)
         elif event == "endpoint":
             self._endpoint_listeners.append(callback)
         else:
-            raise ValueError(f"unknown event {event!r}: choose 'overlap' or 'endpoint'")
+            raise ValueError(f"unknown event {event!r}: choose 'overlap', 'yield' or 'endpoint'")
 
     def attach(self, session: AgentSession[Any], agent: Agent | None = None) -> None:
         """Attach to `session` before `session.start`. Every agent the session runs is
@@ -314,6 +336,7 @@ class TurnTaking:
         if arb is not None:
             arb.attach(session, agent)
             arb.on("overlap", self._on_overlap)
+            arb.on("yield", self._on_yield)
 
     def _on_decision(self, dec: EndpointDecision) -> None:
         if self._session is not None:
@@ -346,6 +369,10 @@ class TurnTaking:
         _trace(OVERLAP_SPAN, attributes)
         for cb in self._overlap_listeners:
             _notify(cb, ev, "overlap")
+
+    def _on_yield(self, ev: YieldEvent) -> None:
+        for cb in self._yield_listeners:
+            _notify(cb, ev, "yield")
 
 
 def _trace(name: str, attributes: dict[str, Any]) -> None:

@@ -1,6 +1,12 @@
 """Interruption arbiter: backchannel vs true interruption while the agent speaks."""
 
-from .arbiter import SESSION_EVENT, ArbiterMetrics, InterruptionArbiter
+from .arbiter import (
+    SESSION_EVENT,
+    YIELD_SESSION_EVENT,
+    ArbiterMetrics,
+    InterruptionArbiter,
+    YieldEvent,
+)
 from .model import (
     ArbiterDecider,
     ArbiterParams,
@@ -26,6 +32,8 @@ __all__ = [
     "OverlapEvent",
     "TextModel",
     "VoiceActivity",
+    "YIELD_SESSION_EVENT",
+    "YieldEvent",
     "frame_features",
     "load_params",
 ]

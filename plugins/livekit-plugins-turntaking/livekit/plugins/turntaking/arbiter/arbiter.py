@@ -65,11 +65,10 @@ the arbiter as "overlap", logged at DEBUG and counted in `metrics`.
 from __future__ import annotations
 
 import asyncio
-import collections
 import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -97,6 +96,7 @@ from .model import (
     load_params,
 )
 from .onset import OnsetModel
+from .playout import DEFAULT_OUTPUT_LEAD_S, DUCK_RAMP_S, RESTORE_RAMP_S, PlayoutTap
 
 __all__ = ["ArbiterMetrics", "InterruptionArbiter", "SESSION_EVENT", "UNDECIDED_LIMIT_S"]
 
@@ -121,6 +121,18 @@ UNHEARD_END_S = VOICE_END_SILENCE_S
 """A start of speech the session's VAD reports while the own speech detector (noise-gated)
 hears nothing ends after this long, seconds: the same silence after which the own detector
 ends a run it heard."""
+YIELD_SESSION_EVENT = "arbiter_yield"
+"""Event name under which each `YieldEvent` is emitted on the session."""
+DEFAULT_DUCK_DB = 14.0
+"""How far the agent's voice drops while an overlap is undecided by default, dB: clearly
+audible as a yield (the agent softens), 4 dB past the 10 dB at which a duck counts as one."""
+MIN_DUCK_DB = 10.0
+"""Shallowest duck accepted, dB (a smaller drop is not heard as yielding)."""
+MAX_DUCK_DB = 40.0
+"""Deepest duck accepted, dB."""
+AUDIBLE_DROP_DB = 10.0
+"""A drop of the agent's voice this large is an audible yield, dB: the duck's heard time is
+when its ramp passes it."""
 DISABLED_MIN_WORDS = 1_000_000
 FRAMEWORK_INTERRUPTION = {
     "mode": "vad",
@@ -137,6 +149,24 @@ _TRANSCRIPT_EVENTS = frozenset(
         stt.SpeechEventType.FINAL_TRANSCRIPT,
     }
 )
+
+
+@dataclass(frozen=True)
+class YieldEvent:
+    """The agent's voice ducked for an undecided overlap, or came back to full level."""
+
+    kind: Literal["duck", "restore"]
+    """"duck": the user's voice is heard over the agent and the overlap is undecided;
+    "restore": it went quiet (or the overlap was settled as a backchannel)."""
+    at_s: float
+    """Stream time the arbiter decided it, seconds."""
+    heard_at_s: float
+    """Stream time the listener hears it: when the first audio at the new gain plays (what
+    had been handed to the output before plays first) and, for a duck, its ramp has passed
+    `AUDIBLE_DROP_DB`, seconds. The output's own buffering below the arbiter (LiveKit's room
+    output: its frame in hand, up to 50 ms) comes on top."""
+    gain_db: float
+    """The new gain of the agent's voice, dB (0 when restored)."""
 
 
 @dataclass
@@ -156,6 +186,8 @@ class ArbiterMetrics:
     dropped_transcripts: int = 0
     """STT events of backchannels kept away from the user turn."""
     fallbacks: int = 0
+    ducks: int = 0
+    """Times the agent's voice was ducked for an undecided overlap."""
     decision_latencies_s: list[float] = field(default_factory=list)
     """Onset to decision, per overlap, seconds."""
 
@@ -173,15 +205,30 @@ class InterruptionArbiter:
         echo_gate: EchoGate | None = None,
         echo_reference: bool = True,
         onset_model: OnsetModel | None = None,
+        duck_db: float | None = DEFAULT_DUCK_DB,
+        output_lead_s: float | None = DEFAULT_OUTPUT_LEAD_S,
     ) -> None:
         """`echo_gate`: the gate to use (default: `EchoGate()` with its defaults);
         `echo_reference`: tap the session's audio output as the echo reference (False: no
         echo gating at all); `onset_model`: the early audio classifier (None: decide on
-        words and duration only)."""
+        words and duration only); `duck_db` ([10, 40] dB, None: no duck): how far the
+        agent's voice drops while the user's voice is heard over it and the overlap is
+        undecided; `output_lead_s` ([0.06, 2] s, None: no pacing): how much of the agent's
+        audio is handed to the output ahead of the playhead (see `playout`: a duck or a
+        pause is heard within about this long; shorter risks gaps on a late event loop)."""
         if not 0.5 <= undecided_limit_s <= 60.0:
             raise ValueError(f"undecided_limit_s must be in [0.5, 60] s, got {undecided_limit_s}")
+        if duck_db is not None and not MIN_DUCK_DB <= duck_db <= MAX_DUCK_DB:
+            raise ValueError(
+                f"duck_db must be in [{MIN_DUCK_DB}, {MAX_DUCK_DB}] dB or None, got {duck_db}"
+            )
+        PlayoutTap.check_lead(output_lead_s)
+        self.duck_db = duck_db
+        self.output_lead_s = output_lead_s
+        self._ducked = False
+        self._yield_listeners: list[Callable[[YieldEvent], None]] = []
         self._gate: EchoGate | None = (echo_gate or EchoGate()) if echo_reference else None
-        self._tap: _PlayoutTap | None = None
+        self._tap: PlayoutTap | None = None
         self._echo_text_until_s = float("-inf")
         self.undecided_limit_s = undecided_limit_s
         self.metrics = ArbiterMetrics()
@@ -205,11 +252,18 @@ class InterruptionArbiter:
         self._wrapped: weakref.WeakSet[Agent] = weakref.WeakSet()
 
     @classmethod
-    def load(cls, *, params: ArbiterParams | None = None) -> InterruptionArbiter:
+    def load(
+        cls,
+        *,
+        params: ArbiterParams | None = None,
+        duck_db: float | None = DEFAULT_DUCK_DB,
+        output_lead_s: float | None = DEFAULT_OUTPUT_LEAD_S,
+    ) -> InterruptionArbiter:
         """Load the shipped text model, onset model and operating point (blocking, ~20 ms).
         When the text model or parameters are missing or broken the arbiter is returned
         disabled: the session keeps the framework's VAD barge-in, and the problem is logged
-        once. Without the onset model it decides on words and duration (logged once)."""
+        once. Without the onset model it decides on words and duration (logged once).
+        `duck_db` and `output_lead_s`: see the constructor."""
         try:
             model = TextModel.load()
             chosen = params or load_params()
@@ -222,7 +276,13 @@ class InterruptionArbiter:
         except ModelFileError as exc:
             logger.warning("arbiter early audio classifier off (words and duration only): %s", exc)
             onset = None
-        return cls(model=model, params=chosen, onset_model=onset)
+        return cls(
+            model=model,
+            params=chosen,
+            onset_model=onset,
+            duck_db=duck_db,
+            output_lead_s=output_lead_s,
+        )
 
     # ------------------------------------------------------------------ public API
 
@@ -241,11 +301,21 @@ class InterruptionArbiter:
         """The echo gate fed by the output tap (None: `echo_reference=False`)."""
         return self._gate
 
-    def on(self, event: str, callback: Callable[[OverlapEvent], None]) -> None:
-        """Register `callback` for "overlap" (one `OverlapEvent` per decided overlap)."""
-        if event != "overlap":
-            raise ValueError(f"unknown arbiter event {event!r}: the only event is 'overlap'")
-        self._listeners.append(callback)
+    @overload
+    def on(self, event: Literal["overlap"], callback: Callable[[OverlapEvent], None]) -> None: ...
+
+    @overload
+    def on(self, event: Literal["yield"], callback: Callable[[YieldEvent], None]) -> None: ...
+
+    def on(self, event: str, callback: Callable[[Any], None]) -> None:
+        """Register `callback` for "overlap" (one `OverlapEvent` per decided overlap) or
+        "yield" (a `YieldEvent` each time the agent's voice ducks or comes back)."""
+        if event == "overlap":
+            self._listeners.append(callback)
+        elif event == "yield":
+            self._yield_listeners.append(callback)
+        else:
+            raise ValueError(f"unknown arbiter event {event!r}: choose 'overlap' or 'yield'")
 
     def turn_handling(self) -> dict[str, Any]:
         """`AgentSession(turn_handling=...)` entries: the framework's barge-in off (or its
@@ -337,6 +407,7 @@ class InterruptionArbiter:
                 if self._decider.echo_dominated:
                     self._echo_text_until_s = self._now() + ECHO_TRANSCRIPT_TAIL_S
                 self._decider.on_agent_speech_end(self._now())
+                self._update_yield(self._now())  # the next speech starts at full level
                 if self._decider.state is ArbiterState.IDLE:
                     # the overlap outlived the agent's speech: its words are an ordinary turn
                     self._release()
@@ -493,6 +564,7 @@ class InterruptionArbiter:
             features = frame.raw_features if echo else frame.features
             self._handle(d.push_audio_features(features, end_s, verdict))
         self._follow_own_speech(frame.edge, end_s)
+        self._update_yield(end_s)
         if listening:
             for sc in frame.early:
                 self._handle(
@@ -543,16 +615,48 @@ class InterruptionArbiter:
             self._unheard_since_s = None
             self._handle(d.on_user_speech_end(end_s))
 
+    def _update_yield(self, now_s: float) -> None:
+        """Duck the agent while the decider wants it (`ArbiterDecider.duck_wanted`), bring
+        it back when not."""
+        d = self._decider
+        tap = self._tap
+        if d is None or tap is None or self.duck_db is None or self._failed:
+            return
+        if d.state is ArbiterState.PAUSED:
+            return  # silent anyway: a resume restores the level, a stop clears it
+        want = d.duck_wanted(now_s)
+        if want == self._ducked:
+            return
+        self._ducked = want
+        if want:
+            self.metrics.ducks += 1
+            gain, ramp = -self.duck_db, DUCK_RAMP_S
+            heard = tap.set_gain_db(gain, ramp) + ramp * AUDIBLE_DROP_DB / self.duck_db
+        else:
+            gain, ramp = 0.0, RESTORE_RAMP_S
+            heard = tap.set_gain_db(gain, ramp)
+        ev = YieldEvent("duck" if want else "restore", now_s, heard, gain)
+        logger.debug("agent voice %s", "ducked" if want else "restored")
+        if self._session is not None:
+            self._session.emit(YIELD_SESSION_EVENT, ev)  # type: ignore[arg-type]
+        for cb in self._yield_listeners:
+            try:
+                cb(ev)
+            except Exception:
+                logger.exception("arbiter yield listener %r raised; ignored", cb)
+
     # ------------------------------------------------------------------ echo reference
 
     def _install_tap(self) -> None:
         s = self._session
-        if self._gate is None or s is None:
+        if s is None or (
+            self._gate is None and self.duck_db is None and self.output_lead_s is None
+        ):
             return
         out = s.output.audio
-        if out is None or isinstance(out, _PlayoutTap):
+        if out is None or isinstance(out, PlayoutTap):
             return
-        tap = _PlayoutTap(self, next_in_chain=out)
+        tap = PlayoutTap(_TapOwner(self), next_in_chain=out, lead_s=self.output_lead_s)
         self._tap = tap
         s.output.audio = tap
 
@@ -625,6 +729,8 @@ class InterruptionArbiter:
             case "interruption":
                 m.interruptions += 1
                 self._interrupt()
+                # the clear drops the ducked audio; the next speech starts at full level
+                self._ducked = False
                 # the output stays paused after the clear (LiveKit's outputs keep a pause
                 # across segments); the framework lifts a stale pause before it forwards the
                 # next speech's audio (voice/agent_activity.py ~5052 in 1.8.9)
@@ -635,6 +741,7 @@ class InterruptionArbiter:
                 m.dropped_transcripts += len(self._held)
                 self._held.clear()
                 self._resume()
+                self._update_yield(ev.decided_at_s)
         if self._session is not None:
             self._session.emit(SESSION_EVENT, ev)  # type: ignore[arg-type]
         for cb in self._listeners:
@@ -746,103 +853,20 @@ def _mono(frame: rtc.AudioFrame) -> npt.NDArray[np.float32]:
     return x
 
 
-class _PlayoutTap(io.AudioOutput):
-    """Pass-through audio output that hands the arbiter each agent frame with the stream
-    time it plays. A player plays captured frames back to back: a frame starts when the
-    previous one ends, or now if the queue ran dry (a new segment, an underrun). A pause
-    holds what had not played yet; on resume it plays from the resume time on, and the
-    reference follows it. Audio never depends on the arbiter: its errors are caught there."""
+class _TapOwner:
+    """The arbiter as the playout tap sees it (`playout.PlayoutOwner`)."""
 
-    def __init__(self, arbiter: InterruptionArbiter, *, next_in_chain: io.AudioOutput) -> None:
-        super().__init__(
-            label="InterruptionArbiterEchoTap",
-            capabilities=io.AudioOutputCapabilities(pause=True),
-            next_in_chain=next_in_chain,
-        )
+    def __init__(self, arbiter: InterruptionArbiter) -> None:
         self._arbiter = arbiter
-        self._queue_end_s: float | None = None
-        self._scheduled: collections.deque[tuple[rtc.AudioFrame, float]] = collections.deque()
-        """Frames handed on and the stream time each starts to play, until played out."""
-        self._held: list[rtc.AudioFrame] | None = None
-        """While paused: the frames still to play, in order (None: not paused)."""
-        self._held_played_s = 0.0
-        """While paused: how much of the first held frame had played, seconds."""
 
-    @property
-    def sample_rate(self) -> int | None:
-        nxt = self.next_in_chain
-        return nxt.sample_rate if nxt is not None else self._sample_rate
+    def now(self) -> float:
+        return self._arbiter._now()
 
-    async def capture_frame(self, frame: rtc.AudioFrame) -> None:
-        nxt = self.next_in_chain
-        assert nxt is not None
-        await super().capture_frame(frame)
-        try:
-            if self._held is not None:
-                # paused: it plays after the held audio, at a time known only on resume
-                self._held.append(frame)
-            else:
-                now = self._arbiter._now()
-                start = now if self._queue_end_s is None else max(self._queue_end_s, now)
-                self._schedule(frame, start, now)
-        except Exception as exc:
-            self._arbiter._fail(exc)
-        await nxt.capture_frame(frame)
+    def reference(self, frame: rtc.AudioFrame, play_at_s: float) -> None:
+        self._arbiter._on_reference(frame, play_at_s)
 
-    def flush(self) -> None:
-        super().flush()
-        if self.next_in_chain is not None:
-            self.next_in_chain.flush()
+    def reference_cleared(self, at_s: float) -> None:
+        self._arbiter._on_reference_cleared(at_s)
 
-    def clear_buffer(self) -> None:
-        self._drop_queued()
-        if self._held is not None:
-            # the output stays paused across a clear (see `InterruptionArbiter._handle`)
-            self._held = []
-            self._held_played_s = 0.0
-        if self.next_in_chain is not None:
-            self.next_in_chain.clear_buffer()
-
-    def pause(self) -> None:
-        if self._held is None:
-            try:
-                now = self._arbiter._now()
-                unplayed = [(f, s) for f, s in self._scheduled if s + f.duration > now]
-                self._held = [f for f, _ in unplayed]
-                self._held_played_s = max(0.0, now - unplayed[0][1]) if unplayed else 0.0
-            except Exception as exc:
-                self._held = []
-                self._arbiter._fail(exc)
-            # the held audio will not play at the times given: until resume, no reference
-            self._drop_queued()
-        super().pause()
-
-    def resume(self) -> None:
-        held, self._held = self._held, None
-        super().resume()
-        if not held:
-            return
-        try:
-            now = self._arbiter._now()
-            start = now - self._held_played_s
-            for frame in held:
-                self._schedule(frame, start, now)
-                start += frame.duration
-        except Exception as exc:
-            self._arbiter._fail(exc)
-
-    def _schedule(self, frame: rtc.AudioFrame, start_s: float, now_s: float) -> None:
-        """Hand the arbiter `frame` as playing from `start_s` (stream time, seconds)."""
-        while self._scheduled and self._scheduled[0][1] + self._scheduled[0][0].duration <= now_s:
-            self._scheduled.popleft()
-        self._scheduled.append((frame, start_s))
-        self._queue_end_s = start_s + frame.duration
-        self._arbiter._on_reference(frame, start_s)
-
-    def _drop_queued(self) -> None:
-        self._queue_end_s = None
-        self._scheduled.clear()
-        try:
-            self._arbiter._on_reference_cleared(self._arbiter._now())
-        except Exception as exc:
-            self._arbiter._fail(exc)
+    def fail(self, exc: BaseException) -> None:
+        self._arbiter._fail(exc)

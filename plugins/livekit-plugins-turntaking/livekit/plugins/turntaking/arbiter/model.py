@@ -85,6 +85,11 @@ VOICED_MAX_ZCR = 0.35
 """Zero-crossing rate (crossings per sample) above which a frame is noise-like, not voiced."""
 VOICE_END_SILENCE_S = 0.3
 """`VoiceActivity` ends a run of speech after this long without a speech frame, seconds."""
+DUCK_RELEASE_S = 0.12
+"""An undecided overlap keeps the agent ducked until the user's voice has been silent this
+long, seconds: longer than the gaps inside one word, short enough that a backchannel's duck
+ends about when the sound does (val backchannels: 0.30 s of voice at the median, 0.66 s at
+the 95th percentile)."""
 ECHO_RUN_GAP_S = 0.5
 """With echo in an overlap, the user's own speech is measured from the start of its latest
 run; a run ends after this long without a voiced non-echo frame, seconds (longer than the
@@ -620,6 +625,18 @@ class ArbiterDecider:
         """Whether every word of `text` (at least one) is among the agent's words of its
         current (or last) reply: what the agent's echo would be transcribed as."""
         return transcript_is_echo(normalize_words(text), self._agent_words)
+
+    def duck_wanted(self, now_s: float) -> bool:
+        """Whether the agent's voice should be ducked at `now_s`: the overlap is undecided
+        (LISTENING), the user's own voice (not the agent's echo; the caller's frames are
+        held to the noise floor) was heard within the last `DUCK_RELEASE_S`, and it
+        outweighs the echo heard in the overlap. The duck follows the voice: a
+        backchannel's ends a moment after the sound does, long before its words settle it;
+        speech that goes on is paused or stopped by the decision."""
+        ov = self._ov
+        if self._state is not ArbiterState.LISTENING or ov is None or ov.last_voiced_s is None:
+            return False
+        return now_s - ov.last_voiced_s < DUCK_RELEASE_S - 1e-9 and ov.voiced_s >= ov.echo_s
 
     @property
     def user_speaking(self) -> bool:
