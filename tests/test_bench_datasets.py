@@ -12,6 +12,7 @@ import random
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from stand_ins import StandInVoice
 
@@ -165,3 +166,47 @@ def test_command_line_builds_the_splits_and_caps_it_is_given(
     assert len(load_overlap_manifest(m)) == 3
     assert build.main([*argv, "--overlap-items", "0"]) == 2
     assert "item_caps" in capsys.readouterr().err
+
+
+def test_noise_conditions_share_a_spread_subset_with_a_third_per_snr(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bench.datasets.audio import load_audio
+    from bench.datasets.manifest import load_overlap_manifest, spread_subset
+    from bench.datasets.render import NOISE_KINDS, step_gain
+
+    monkeypatch.setattr(build, "Renderer", StandInVoice)
+    monkeypatch.setattr(build, "NOISE_CONDITION_ITEMS", 6)
+    built = build.build_sets(corpus, tmp_path, quick=True, splits=("test",))
+    clean = load_overlap_manifest(built.overlap["test/clean"])
+    ids = [i.id for i in spread_subset(clean, 6)]
+    by_kind = {k: load_overlap_manifest(built.overlap[f"test/{k}"]) for k in NOISE_KINDS}
+    snrs = [i.snr_db or 0.0 for i in by_kind["babble"]]
+    assert sorted(snrs) == [10.0, 10.0, 15.0, 15.0, 20.0, 20.0]
+    assert built.summary["splits"]["test"]["noise_conditions"]["snr_db"] == {
+        "10": 2,
+        "15": 2,
+        "20": 2,
+    }
+    onsets = {i.id: i.onset_s for i in clean}
+    for kind, items in by_kind.items():
+        assert [i.id for i in items] == ids
+        assert [i.snr_db for i in items] == snrs
+        assert all(i.onset_s == onsets[i.id] for i in items)
+        for item in items:
+            record = json.loads(item.audio.with_suffix(".json").read_text())
+            assert record["kind"] == kind and record["snr_db"] == item.snr_db
+            assert abs(record["step_db"]) == 6.0
+        # the clip is the clean one plus noise at the recorded SNR, the noise taken before
+        # its step; the stand-in voice's tones have a power of 0.3**2 / 2 wherever active
+        item = items[0]
+        record = json.loads(item.audio.with_suffix(".json").read_text())
+        x = load_audio(clean[[i.id for i in clean].index(item.id)].audio)
+        env = step_gain(len(x), step_at_s=record["step_at_s"], step_db=record["step_db"])
+        noise = (load_audio(item.audio) - x) / env
+        snr_db = 10 * np.log10(0.3**2 / 2 / np.mean(noise**2))
+        assert snr_db == pytest.approx(record["snr_db"], abs=0.5)
+    # the other variants keep every item and carry no SNR
+    assert [i.snr_db for i in load_overlap_manifest(built.overlap["test/noise"])] == [None] * len(
+        clean
+    )

@@ -14,6 +14,15 @@ Variants: `clean` (16 kHz) for every split; `telephony` (8 kHz mu-law, stored at
 every rendered split; `noise` (babble at 20 dB SNR), `level+6` and `level-6` for val and
 test. The train endpoint set is timings and text only (`train-text.jsonl`, no audio).
 
+Noise conditions (val and test overlap sets only): `NOISE_CONDITION_ITEMS` overlap items
+spread evenly over the set (the same ids for every kind) get steady background noise of
+each kind of `bench.datasets.render.NOISE_KINDS` (babble, street, car, hum) at 10, 15 or
+20 dB SNR, a third of the items each (a seeded permutation of the items' indices), with a
++-6 dB level step at a random time (`bench.datasets.render.draw_condition`):
+`audio/overlap/<kind>-v<NOISE_CONDITION_VERSION>/<id>.flac` with `<id>.json` beside it (the
+condition: SNR, step, seeds, mains frequency, clipped samples) and
+`<full|quick>[-evaluated]/overlap/<split>-<kind>.jsonl`, whose lines carry `snr_db`.
+
 When the corpora folder also holds `maptask/` (HCRC Map Task), its endpoint turns
 (`bench.datasets.maptask`) are built beside the MRDA ones, with the same caps, seed and
 rendering, in the `clean` and `telephony` conditions only:
@@ -33,7 +42,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -59,10 +68,13 @@ from bench.datasets.manifest import (
 )
 from bench.datasets.maptask import derive_maptask_endpoints, read_maptask_split
 from bench.datasets.render import (
+    NOISE_KINDS,
     TELEPHONY_RATE_HZ,
     Renderer,
     add_noise,
+    apply_condition,
     apply_gain_db,
+    draw_condition,
     spec_digest,
     telephony,
     write_flac,
@@ -82,11 +94,22 @@ EXTRA_VARIANT_SPLITS: tuple[Split, ...] = ("val", "test")
 VARIANT_VERSION = 2
 """Part of the variant folders' names: bump it when the variant code changes, so no stale
 cached variant is reused."""
+NOISE_CONDITION_ITEMS = 400
+"""Overlap items per val/test set that get the noise conditions (spread evenly)."""
+NOISE_SNRS_DB = (10.0, 15.0, 20.0)
+"""SNRs of the noise conditions; each holds a third of the items."""
+NOISE_CONDITION_VERSION = 1
+"""Part of the noise condition folders' names (`<kind>-v<N>`), versioned apart from the
+other variants: bump it when the noise code changes."""
+NOISE_SEED_TAG = 3
+"""Mixed into the noise conditions' seeds, so they share no seed with the `noise` variant."""
 
 
 def _audio_path(audio_dir: Path, variant: str, item_id: str) -> Path:
     if variant == "clean":
         return audio_dir / "clean" / f"{item_id}.flac"
+    if variant in NOISE_KINDS:
+        return audio_dir / f"{variant}-v{NOISE_CONDITION_VERSION}" / f"{item_id}.flac"
     return audio_dir / f"{variant}-v{VARIANT_VERSION}" / f"{item_id}.flac"
 
 
@@ -116,7 +139,7 @@ class BuiltSets:
     """Every manifest written by `build_sets`.
 
     `overlap` and `endpoint` map "<split>/<variant>" (e.g. "test/clean",
-    "val/telephony", "train/text") to the manifest path."""
+    "val/telephony", "train/text", "test/street") to the manifest path."""
 
     root: Path
     overlap: dict[str, Path]
@@ -247,6 +270,16 @@ def _babble_pool(ids: Sequence[str], *, extra: bool, seed: int) -> tuple[str, ..
     return tuple(ids[int(i)] for i in rng.permutation(len(ids))[:BABBLE_POOL])
 
 
+def _babble_sources(audio_dir_s: str, pool_ids: tuple[str, ...]) -> dict[str, Samples]:
+    """The clean clips of a babble pool, loaded once per worker and group."""
+    key = (audio_dir_s, pool_ids)
+    if key not in _BABBLE:
+        _BABBLE.clear()
+        clean = Path(audio_dir_s) / "clean"
+        _BABBLE[key] = {i: load_audio(clean / f"{i}.flac") for i in pool_ids}
+    return _BABBLE[key]
+
+
 def _write_variants(job: _VariantJob) -> dict[str, int]:
     """Write the stale variants of some clips of one group; returns clipped-clip counts.
 
@@ -257,11 +290,7 @@ def _write_variants(job: _VariantJob) -> dict[str, int]:
     clipped = dict.fromkeys(LEVEL_GAINS_DB, 0)
     babble: dict[str, Samples] = {}
     if any("noise" in stale for _, _, stale in items):
-        key = (audio_dir_s, pool_ids)
-        if key not in _BABBLE:
-            _BABBLE.clear()
-            _BABBLE[key] = {i: load_audio(clean / f"{i}.flac") for i in pool_ids}
-        babble = _BABBLE[key]
+        babble = _babble_sources(audio_dir_s, pool_ids)
     for n, item_id, stale in items:
         x = load_audio(clean / f"{item_id}.flac")
         for v in stale:
@@ -278,6 +307,98 @@ def _write_variants(job: _VariantJob) -> dict[str, int]:
                     clipped[v] += 1
                 write_flac(out, y, BENCH_SAMPLE_RATE_HZ)
     return clipped
+
+
+_PlannedClip = tuple[int, str, float, int]
+"""(index among the noise condition items, clip id, SNR dB, clip seed)."""
+_ConditionJob = tuple[str, tuple[str, ...], list[tuple[_PlannedClip, list[str]]]]
+"""(audio dir, babble pool ids, [(planned clip, stale kinds)])."""
+
+
+def _condition_plan(ids: Sequence[str], *, seed: int) -> list[_PlannedClip]:
+    """The noise condition items of a group (`NOISE_CONDITION_ITEMS` of `ids`, spread
+    evenly), each with its SNR and seed. Item `i` gets `NOISE_SNRS_DB[perm[i] % 3]` for a
+    seeded permutation `perm` of the items, so each SNR holds a third of them, and the
+    seed derived from (`seed`, i)."""
+    chosen = spread_subset(ids, NOISE_CONDITION_ITEMS)
+    perm = np.random.default_rng([seed, NOISE_SEED_TAG]).permutation(len(chosen))
+    return [
+        (
+            i,
+            item_id,
+            NOISE_SNRS_DB[int(perm[i]) % len(NOISE_SNRS_DB)],
+            int(np.random.SeedSequence([seed, NOISE_SEED_TAG, i]).generate_state(1)[0]),
+        )
+        for i, item_id in enumerate(chosen)
+    ]
+
+
+def _pool_tag(pool_ids: Sequence[str]) -> str:
+    return spec_digest(list(pool_ids))
+
+
+def _condition_meta(path: Path) -> dict[str, Any] | None:
+    try:
+        meta = json.loads(path.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def _stale_conditions(
+    plan: Sequence[_PlannedClip], audio_dir: Path, pool_ids: Sequence[str]
+) -> list[tuple[_PlannedClip, list[str]]]:
+    """The planned clips with a noise condition whose clip or record is missing, older than
+    the clean clip, or made for another SNR, seed or babble pool; with those kinds."""
+    clean = audio_dir / "clean"
+    pool = _pool_tag(pool_ids)
+    out: list[tuple[_PlannedClip, list[str]]] = []
+    for planned in plan:
+        _, item_id, snr_db, clip_seed = planned
+        src_mtime = (clean / f"{item_id}.flac").stat().st_mtime
+        stale: list[str] = []
+        for kind in NOISE_KINDS:
+            p = _audio_path(audio_dir, kind, item_id)
+            meta = _condition_meta(p)
+            if (
+                meta is None
+                or not p.is_file()
+                or p.stat().st_mtime < src_mtime
+                or meta.get("snr_db") != snr_db
+                or meta.get("clip_seed") != clip_seed
+                or (kind == "babble" and meta.get("babble_pool") != pool)
+            ):
+                stale.append(kind)
+        if stale:
+            out.append((planned, stale))
+    return out
+
+
+def _write_conditions(job: _ConditionJob) -> None:
+    """Write the stale noise conditions of some clips: the flac and its JSON record (the
+    condition, the clip's seed, the babble pool's digest, clipped samples)."""
+    audio_dir_s, pool_ids, items = job
+    audio_dir = Path(audio_dir_s)
+    sources: dict[str, Samples] = {}
+    if any("babble" in kinds for _, kinds in items):
+        sources = _babble_sources(audio_dir_s, pool_ids)
+    for (_, item_id, snr_db, clip_seed), kinds in items:
+        x = load_audio(audio_dir / "clean" / f"{item_id}.flac")
+        others = [a for i, a in sources.items() if i != item_id]
+        for kind in kinds:
+            cond = draw_condition(
+                kind, duration_s=len(x) / BENCH_SAMPLE_RATE_HZ, snr_db=snr_db, seed=clip_seed
+            )
+            y = apply_condition(x, cond, others=others)
+            n_clipped = int(np.count_nonzero(np.abs(y) > 1.0))
+            out = _audio_path(audio_dir, kind, item_id)
+            write_flac(out, y, BENCH_SAMPLE_RATE_HZ)
+            meta: dict[str, Any] = {**asdict(cond), "clip_seed": clip_seed}
+            if kind == "babble":
+                meta["babble_pool"] = _pool_tag(pool_ids)
+            meta["clipped_samples"] = n_clipped
+            # written after the flac: a record always describes the audio beside it
+            out.with_suffix(".json").write_text(json.dumps(meta))
 
 
 _Spec = TypeVar("_Spec", OverlapSpec, EndpointSpec)
@@ -302,8 +423,10 @@ class _Group(Generic[_Spec]):
     to_render: int = 0
     """Render jobs not finished."""
     pending: int = 0
-    """Render and variant jobs not finished."""
+    """Render, variant and noise condition jobs not finished."""
     clipped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LEVEL_GAINS_DB, 0))
+    conditions: bool = False
+    """Also the noise conditions (val and test overlap groups)."""
     done_s: float = 0.0
     """When the group's audio was complete, from the start of `_build_audio` (s)."""
 
@@ -360,6 +483,13 @@ def _build_audio(groups: Sequence[_Group[Any]], *, workers: int) -> None:
                 job = (str(group.audio_dir), group.seed, pool_ids, stale[i : i + VARIANT_CHUNK])
                 submit("variants", g, _write_variants, job)
                 group.pending += 1
+            if group.conditions:
+                plan = _condition_plan(ids, seed=group.seed)
+                todo = _stale_conditions(plan, group.audio_dir, pool_ids)
+                for i in range(0, len(todo), VARIANT_CHUNK):
+                    cjob = (str(group.audio_dir), pool_ids, todo[i : i + VARIANT_CHUNK])
+                    submit("conditions", g, _write_conditions, cjob)
+                    group.pending += 1
             if not group.pending:
                 group.done_s = time.monotonic() - t0
 
@@ -388,9 +518,11 @@ def _build_audio(groups: Sequence[_Group[Any]], *, workers: int) -> None:
                         logger.info("rendered %d/%d clips", n_done, len(jobs))
                     if not group.to_render:
                         group_rendered(g)
-                else:
+                elif kind == "variants":
                     for v, c in fut.result().items():
                         group.clipped[v] += c
+                else:
+                    fut.result()  # raises a worker's error; clipping is read from the records
                 if not group.pending:
                     group.done_s = time.monotonic() - t0
     for group in groups:
@@ -511,7 +643,13 @@ def build_sets(
         picks[split] = (derived, picked_turns)
         extra = split in EXTRA_VARIANT_SPLITS
         groups[(split, "overlap")] = _Group(
-            split, picked, audio_root / "overlap", extra=extra, seed=SEED, whole=False
+            split,
+            picked,
+            audio_root / "overlap",
+            extra=extra,
+            seed=SEED,
+            whole=False,
+            conditions=extra,
         )
         if split != "train":  # the train endpoint set is text and timings only
             groups[(split, "endpoint")] = _Group(
@@ -541,6 +679,7 @@ def build_sets(
             path = root / "overlap" / f"{split}-{v}.jsonl"
             write_overlap_manifest(path, items)
             overlap_paths[f"{split}/{v}"] = path
+        conditions = _write_condition_manifests(root, split, ov, overlap_paths)
         ep: _Group[EndpointSpec] | None = groups.get((split, "endpoint"))
         ep_written, ep_errors = _write_endpoint_manifests(
             root, split, picked_turns, ep, endpoint_paths, source=None
@@ -558,6 +697,8 @@ def build_sets(
             "endpoint_clipping": ep.clipped if ep is not None else {},
             "render_and_variants_s": round(dt, 1),
         }
+        if conditions:
+            summary["splits"][split]["noise_conditions"] = conditions
         if split in maptask_picks:
             mt_derived, mt_picked = maptask_picks[split]
             mt_group = groups.get((split, "maptask"))
@@ -588,6 +729,37 @@ def build_sets(
         summary["splits"] = {**earlier, **summary["splits"]}
     summary_path.write_text(json.dumps(summary, indent=1))
     return BuiltSets(root, overlap_paths, endpoint_paths, summary)
+
+
+def _write_condition_manifests(
+    root: Path, split: Split, group: _Group[OverlapSpec], paths: dict[str, Path]
+) -> dict[str, Any]:
+    """Write `<split>-<kind>.jsonl` for every noise condition kind of an overlap group
+    (nothing when it has none); returns the summary block: items, items per SNR, clips
+    with clipped samples per kind (read from the records)."""
+    if not group.conditions:
+        return {}
+    ok = {s.id: s for s in group.ok()}
+    plan = _condition_plan(list(ok), seed=group.seed)
+    clipped: dict[str, int] = {}
+    for kind in NOISE_KINDS:
+        items = []
+        clipped[kind] = 0
+        for _, item_id, snr_db, _ in plan:
+            audio = _audio_path(group.audio_dir, kind, item_id)
+            meta = _condition_meta(audio) or {}
+            clipped[kind] += int(meta.get("clipped_samples", 0)) > 0
+            item = _overlap_item(ok[item_id], group.spans[item_id], audio)
+            items.append(replace(item, snr_db=snr_db))
+        path = root / "overlap" / f"{split}-{kind}.jsonl"
+        write_overlap_manifest(path, items)
+        paths[f"{split}/{kind}"] = path
+    per_snr = Counter(snr for _, _, snr, _ in plan)
+    return {
+        "items": len(plan),
+        "snr_db": {f"{snr:g}": per_snr[snr] for snr in NOISE_SNRS_DB},
+        "clipping": clipped,
+    }
 
 
 def _write_endpoint_manifests(

@@ -1,8 +1,9 @@
 """Parse and write the benchmark manifests (JSON Lines, paths relative to the manifest).
 
 Formats are fixed by the benchmark contract: overlap lines carry `id`, `audio`, `label`,
-`onset_s` and optionally `agent_text`, `text`, `source`, `speaker`; endpoint lines carry
-`id`, `audio`, `speech_end_s`, `pauses` and optionally `text`, `speaker`, `pause_texts`.
+`onset_s` and optionally `agent_text`, `text`, `source`, `speaker`, `snr_db`; endpoint
+lines carry `id`, `audio`, `speech_end_s`, `pauses` and optionally `text`, `speaker`,
+`pause_texts`.
 Unknown extra fields are ignored (the contract may grow optional fields). One line is one
 `OverlapItem` or `EndpointItem`, with absolute audio paths.
 """
@@ -53,6 +54,9 @@ class OverlapItem:
     """Optional: corpus the item comes from (e.g. "mrda", "swda")."""
     speaker: str | None = None
     """Optional: speaker key (corpus-unique), for per-speaker analyses."""
+    snr_db: float | None = None
+    """Optional: signal-to-noise ratio of added background noise (dB), for per-SNR
+    analyses of the noise conditions."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,15 @@ def _num(obj: dict[str, Any], key: str, where: str) -> float:
     return float(v)
 
 
+def _opt_db(obj: dict[str, Any], key: str, where: str) -> float | None:
+    if obj.get(key) is None:
+        return None
+    v = obj[key]
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        raise ManifestError(f"{where}: field '{key}' must be a finite number (dB), got {v!r}")
+    return float(v)
+
+
 def _audio(obj: dict[str, Any], manifest: Path, where: str, *, require: bool = True) -> Path:
     rel = _str(obj, "audio", where, required=require)
     if rel is None:
@@ -193,6 +206,7 @@ def load_overlap_manifest(path: Path | str) -> list[OverlapItem]:
                 text=_str(obj, "text", where, required=False),
                 source=_str(obj, "source", where, required=False),
                 speaker=_str(obj, "speaker", where, required=False),
+                snr_db=_opt_db(obj, "snr_db", where),
             )
         )
     return items
@@ -294,6 +308,8 @@ def overlap_item_to_json(item: OverlapItem, manifest: Path) -> dict[str, Any]:
         v = getattr(item, key)
         if v is not None:
             obj[key] = v
+    if item.snr_db is not None:
+        obj["snr_db"] = round(float(item.snr_db), 2)
     return obj
 
 
