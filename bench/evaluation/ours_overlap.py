@@ -14,11 +14,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from livekit.plugins.turntaking.arbiter.arbiter import AUDIBLE_DROP_DB, DEFAULT_DUCK_DB
 from livekit.plugins.turntaking.arbiter.frontend import ArbiterFrontEnd
 from livekit.plugins.turntaking.arbiter.model import (
     ACKNOWLEDGEMENT_WORDS,
     ArbiterDecider,
     ArbiterParams,
+    ArbiterState,
     AudioFeatures,
     OverlapEvent,
     TextModel,
@@ -26,6 +28,7 @@ from livekit.plugins.turntaking.arbiter.model import (
     normalize_words,
 )
 from livekit.plugins.turntaking.arbiter.onset import OnsetModel, OnsetScore
+from livekit.plugins.turntaking.arbiter.playout import DEFAULT_OUTPUT_LEAD_S, DUCK_RAMP_S
 
 from bench.datasets.audio import BENCH_SAMPLE_RATE_HZ, Samples
 from bench.datasets.manifest import OverlapItem
@@ -83,6 +86,46 @@ def trace_item(
     )
 
 
+class _DuckTrace:
+    """When the replayed decider would have ducked the agent and restored it (stream
+    times, seconds), and what a listener behind the arbiter's paced output hears of it."""
+
+    def __init__(self) -> None:
+        self.duck_at_s: float | None = None
+        self.restore_at_s: float | None = None
+        self._ducked = False
+
+    def follow(self, d: ArbiterDecider, t: float) -> None:
+        if d.state is ArbiterState.PAUSED:
+            return  # silent anyway (see `InterruptionArbiter._update_yield`)
+        want = d.duck_wanted(t)
+        if want and self.duck_at_s is None:
+            self.duck_at_s = t
+        elif not want and self._ducked and self.restore_at_s is None:
+            self.restore_at_s = t
+        self._ducked = want
+
+    def heard(self, onset_s: float, stop_s: float | None, end_s: float) -> dict[str, float | None]:
+        """`yield_at_s` and `duck_s` of an `OverlapDecision` for a replay whose agent
+        stopped (paused or cleared) at stream time `stop_s` (None: never) and whose clip ends
+        at `end_s` (a duck still on then lasted until it). The output hands
+        audio on `DEFAULT_OUTPUT_LEAD_S` ahead, so what the arbiter does is heard that much
+        later, and a duck once its ramp passes the audible 10 dB."""
+        lead = DEFAULT_OUTPUT_LEAD_S
+        ramp = DUCK_RAMP_S * AUDIBLE_DROP_DB / DEFAULT_DUCK_DB
+        duck = None if self.duck_at_s is None else self.duck_at_s + lead + ramp
+        stop = None if stop_s is None else stop_s + lead
+        heard = [t for t in (duck, stop) if t is not None]
+        out: dict[str, float | None] = {
+            "yield_at_s": max(0.0, min(heard) - onset_s) if heard else None,
+            "duck_s": None,
+        }
+        if duck is not None:
+            ends = [t + lead for t in (self.restore_at_s, stop_s) if t is not None]
+            out["duck_s"] = max(0.0, (min(ends) if ends else end_s) - duck)
+        return out
+
+
 class ArbiterOverlapSystem:
     """The arbiter's decision logic (`ArbiterDecider`) on one streamed item."""
 
@@ -115,6 +158,7 @@ class ArbiterOverlapSystem:
         d = ArbiterDecider(self.model, params=params)
         d.on_agent_speech(tr.agent_text, 0.0)
         last: OverlapEvent | None = None
+        duck = _DuckTrace()
         for t, kind, payload in tr.events:
             ev: OverlapEvent | None
             match kind:
@@ -136,6 +180,7 @@ class ArbiterOverlapSystem:
                     )
                 case _:
                     raise ValueError(f"unknown trace event {kind!r}")
+            duck.follow(d, t)
             if ev is not None:
                 last = ev
                 if ev.label == "interruption":
@@ -145,6 +190,7 @@ class ArbiterOverlapSystem:
             end = tr.duration_s + max(params.final_wait_s, params.pause_wait_s)
             ev = d.on_user_speech_end(tr.duration_s) or d.tick(end)
             last = ev or last
+            duck.follow(d, end)
             paused = d.paused_at_s
             if paused is not None:
                 # a pause the clip's end left open: the agent stayed stopped
@@ -153,15 +199,26 @@ class ArbiterOverlapSystem:
                     max(0.0, end - tr.onset_s),
                     0.5,
                     stopped_at_s=max(0.0, paused - tr.onset_s),
+                    **duck.heard(tr.onset_s, paused, tr.duration_s),
                 )
         if last is None:
-            return OverlapDecision("backchannel", max(0.0, tr.duration_s - tr.onset_s), 0.0)
-        stop = last.stopped_at_s
+            return OverlapDecision(
+                "backchannel",
+                max(0.0, tr.duration_s - tr.onset_s),
+                0.0,
+                **duck.heard(tr.onset_s, None, tr.duration_s),
+            )
+        paused_at = last.stopped_at_s
+        # the agent fell silent at the pause, else (an interruption) at the decision
+        silent_at = last.decided_at_s if last.label == "interruption" else None
         return OverlapDecision(
             last.label,
             max(0.0, last.decided_at_s - tr.onset_s),
             last.probability,
-            stopped_at_s=None if stop is None else max(0.0, stop - tr.onset_s),
+            stopped_at_s=None if paused_at is None else max(0.0, paused_at - tr.onset_s),
+            **duck.heard(
+                tr.onset_s, paused_at if paused_at is not None else silent_at, tr.duration_s
+            ),
         )
 
 

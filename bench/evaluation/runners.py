@@ -193,6 +193,10 @@ def run_overlap(
                 # latency, or a backchannel that paused the agent and resumed it
                 extra["stopped_at_s"] = round(float(stopped_at), 4)
                 extra["resumed"] = dec.decision == "backchannel"
+            if dec.yield_at_s is not None or dec.duck_s is not None:
+                extra["yield_latency_s"] = _r4(dec.yield_at_s)
+                extra["ducked"] = dec.duck_s is not None
+                extra["duck_s"] = _r4(dec.duck_s)
             run.results.append(
                 OverlapResultItem(
                     id=item.id,

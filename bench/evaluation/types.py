@@ -44,6 +44,11 @@ class OverlapDecision:
     cleared), when a system stops before its final decision (the arbiter pauses on audio
     evidence and lets the words confirm or resume). With decision "backchannel" the agent
     paused and resumed at `decided_at_s`. None: it stopped at `decided_at_s` if at all."""
+    yield_at_s: float | None = None
+    """Optional: seconds after `onset_s` at which the agent audibly yielded (a duck, a
+    pause or a stop) as a listener hears it, for a system that models its output."""
+    duck_s: float | None = None
+    """Optional: how long that system kept the agent ducked, seconds (None: no duck)."""
 
     @property
     def stop_s(self) -> float | None:
