@@ -12,7 +12,7 @@ from livekit.agents import inference
 from livekit.plugins import silero
 
 from bench.evaluation import episodes
-from bench.evaluation.episodes import EpisodeResult, EpisodeRunner
+from bench.evaluation.episodes import EpisodeResult, EpisodeRunner, _with_room_bed
 from bench.evaluation.stacks import BENCH_STACKS, MIN_WORDS_2, STACK_NAMES, session_stack
 from sim import stacks
 from sim.audio_io import ROOM_QUEUE_S
@@ -157,3 +157,15 @@ async def test_episode_rejects_bad_input() -> None:
         EpisodeRunner(max_lead_s=0.1)
     with pytest.raises(ValueError, match="close_transcript_timeout_s"):
         EpisodeRunner(close_transcript_timeout_s=-1.0)
+
+
+def test_the_rooms_own_sound_is_looped_in_front_of_the_clip() -> None:
+    rate = 100
+    audio = np.concatenate([np.arange(1, 51, dtype=np.float32), np.full(30, 9.0, np.float32)])
+    out, bed_s = _with_room_bed(audio, rate, onset_s=0.5, room_s=1.0)
+    assert bed_s == pytest.approx(1.0)
+    # the first 0.4 s (the room, up to the guard before the onset at 0.5 s) looped for 1 s
+    assert out[:100].tolist() == [float(1 + k % 40) for k in range(100)]
+    assert np.array_equal(out[100:], audio)
+    same, none_s = _with_room_bed(audio, rate, onset_s=0.05, room_s=1.0)  # no room to loop
+    assert same is audio and none_s == 0.0

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 from livekit.agents import stt as lk_stt
 from livekit.agents import vad as lk_vad
 from livekit.plugins.turntaking import TurnTakingModels, load_models
@@ -44,6 +45,9 @@ CONTINUATION = (
 )
 """Words the agent keeps saying after `agent_text` (repeated as needed)."""
 EPISODE_REPLY = "Okay, let me stop there. What would you like to change?"
+ROOM_BED_GUARD_S = 0.1
+"""The room's sound before an episode's clip is the clip's own audio up to this long before
+the user's onset, looped (see `_with_room_bed`), seconds."""
 
 
 @dataclass
@@ -204,18 +208,37 @@ class EpisodeRunner:
             started = rec.first(EventKind.AUDIO_STARTED)
             assert started is not None
             onset_at = started.at_s + lead_s
+            audio, bed_s = _with_room_bed(
+                user_audio, user_sample_rate, onset_s, onset_at - onset_s - h.clock.now()
+            )
             clip = h.schedule_user(
-                user_audio,
+                audio,
                 user_sample_rate,
-                onset_at - onset_s,
+                onset_at - onset_s - bed_s,
                 label="user",
-                speech_offset_s=onset_s,
+                speech_offset_s=onset_s + bed_s,
             )
             await h.clock.sleep_until(clip.end_s + self._settle_s)
             # read before the close: nothing the session does while closing counts
             return episode_result(h, onset_at, lead_s, clip_s)
         finally:
             await h.aclose()
+
+
+def _with_room_bed(
+    audio: Samples, rate_hz: int, onset_s: float, room_s: float
+) -> tuple[Samples, float]:
+    """`audio` with up to `room_s` seconds of its own sound before the user's onset (the
+    room: silence for a clean clip, the noise for a noisy one; the last
+    `ROOM_BED_GUARD_S` before the onset left out) looped in front of it, and how long that
+    bed is, seconds. A room's steady noise is there all call long, not from a moment
+    before the user speaks: the arbiter (and a VAD) have heard it while the agent spoke."""
+    n = int(max(0.0, onset_s - ROOM_BED_GUARD_S) * rate_hz)
+    fill = int(max(0.0, room_s) * rate_hz)
+    if n == 0 or fill == 0:
+        return audio, 0.0
+    bed = np.resize(audio[:n], (fill, *audio.shape[1:]))
+    return np.concatenate([bed, audio]), fill / rate_hz
 
 
 def episode_result(h: SimHarness, onset: float, lead_s: float, clip_s: float) -> EpisodeResult:

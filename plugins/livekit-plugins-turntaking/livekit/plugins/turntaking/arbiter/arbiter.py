@@ -376,6 +376,7 @@ class InterruptionArbiter:
         session.on("agent_state_changed", self._on_agent_state)
         session.on("user_state_changed", self._on_user_state)
         session.on("conversation_item_added", self._on_item_added)
+        session.on("close", self._on_close)
         if self._failed:
             self._restore_framework_barge_in()
         else:
@@ -385,6 +386,10 @@ class InterruptionArbiter:
 
     def _now(self) -> float:
         return asyncio.get_running_loop().time()
+
+    def _on_close(self, _: object) -> None:
+        if self._tap is not None:
+            self._tap.close()
 
     def _on_item_added(self, ev: ConversationItemAddedEvent) -> None:
         # The session adds an AgentHandoff item after it makes the new agent current and

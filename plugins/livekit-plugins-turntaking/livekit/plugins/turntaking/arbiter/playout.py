@@ -199,6 +199,14 @@ class PlayoutTap(io.AudioOutput):
             return now
         return now if self._queue_end_s is None else max(now, self._queue_end_s)
 
+    def close(self) -> None:
+        """Stop pacing (the session closed): what still waits here is dropped."""
+        self._pending.clear()
+        self._flush_pending = False
+        if self._pump is not None:
+            self._pump.cancel()
+            self._pump = None
+
     # ------------------------------------------------------------------ io.AudioOutput
 
     async def capture_frame(self, frame: rtc.AudioFrame) -> None:
