@@ -37,6 +37,8 @@ _SHOWN = (
     EventKind.FALSE_INTERRUPTION,
     EventKind.LLM_CALL,
     EventKind.DECISION,
+    EventKind.AUDIO_DUCKED,
+    EventKind.AUDIO_RESTORED,
 )
 _MAX_TEXT = 70
 _MAX_TURN_LABEL = 40
@@ -50,7 +52,7 @@ seconds (both read one clock, but the order of callbacks at one moment is not fi
 _CUT_SUFFIX = "… (cut off)"
 """Appended to an interrupted line's words, kept on one line."""
 
-MarkKind = Literal["pause", "resume", "stop", "turn", "verdict"]
+MarkKind = Literal["pause", "resume", "stop", "turn", "verdict", "duck", "restore"]
 BracketKind = Literal["pause", "stop", "reply"]
 
 
@@ -330,6 +332,11 @@ def _marks(events: list[TimelineEvent]) -> list[Mark]:
                 marks.append(Mark(e.at_s, "stop", "stop"))
             case EventKind.USER_TURN:
                 marks.append(Mark(e.at_s, "turn", f'turn: "{_clip(e.detail, _MAX_TURN_LABEL)}"'))
+            case EventKind.AUDIO_DUCKED:
+                # placed where the listener hears it
+                marks.append(Mark(float(e.data["heard_at_s"]), "duck", "duck"))
+            case EventKind.AUDIO_RESTORED:
+                marks.append(Mark(float(e.data["heard_at_s"]), "restore", "full"))
             case EventKind.DECISION if "label" in e.data:
                 marks.append(Mark(e.at_s, "verdict", f"arbiter: {e.data['label']}"))
             case _:
@@ -361,7 +368,11 @@ def _overlap(
     stop = next(
         (e for e in own if e.kind in (EventKind.AUDIO_PAUSED, EventKind.AUDIO_CLEARED)), None
     )
+    duck = next((e for e in events if e.kind is EventKind.AUDIO_DUCKED and e.at_s >= onset_s), None)
     if stop is None:
+        if duck is not None:
+            ms = round((float(duck.data["heard_at_s"]) - onset_s) * 1000)
+            return f"agent softened {ms} ms after the user began and kept talking", None
         return "agent kept talking over the user", None
     ms = round((stop.at_s - onset_s) * 1000)
     if stop.kind is EventKind.AUDIO_CLEARED:
@@ -471,6 +482,8 @@ _MARK_COLORS: dict[MarkKind, str] = {
     "stop": "#c62828",
     "turn": "#222222",
     "verdict": "#7b3fa0",
+    "duck": "#00838f",
+    "restore": "#5c9ea6",
 }
 _BRACKET_COLORS: dict[BracketKind, str] = {
     "pause": "#e07b00",

@@ -175,6 +175,9 @@ def test_ours_stack_wires_the_arbiter_into_the_session(models: TurnTakingModels)
     tl = StackTimeline.of(r)
     assert [b for b in tl.brackets if b.kind != "reply"] == []
     assert [m.label for m in tl.marks if m.kind == "verdict"] == ["arbiter: backchannel"]
-    assert tl.outcome.startswith(
-        "agent kept talking over the user (arbiter: backchannel); no user turn"
+    assert tl.outcome.startswith("agent softened ")
+    assert tl.outcome.endswith(
+        " and kept talking (arbiter: backchannel); no user turn; no reply; 0 LLM calls"
     )
+    # the duck is marked where it is heard, then the agent's full level again
+    assert [m.kind for m in tl.marks if m.kind in ("duck", "restore")] == ["duck", "restore"]
