@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from bench.datasets.manifest import EndpointItem
+from bench.datasets.manifest import EndpointItem, OverlapLabel
 from bench.evaluation.baselines.endpoint import (
     commit_times,
     delays_from_probabilities,
@@ -25,6 +25,7 @@ from bench.evaluation.metrics import (
     quantile,
     wilson_interval,
 )
+from bench.evaluation.runners import SystemRun, finish_overlap_metrics
 from bench.evaluation.types import EndpointOutcome, OverlapResultItem, TranscriptEvent
 
 
@@ -238,3 +239,26 @@ def test_spread_subset_keeps_order_and_mix() -> None:
     assert spread_subset(items, 50) == items
     with pytest.raises(ValueError, match="limit"):
         spread_subset(items, 0)
+
+
+def test_noise_conditions_are_also_reported_per_snr() -> None:
+    run = SystemRun(name="s", system="s")
+    labels: dict[str, OverlapLabel] = {}
+    snr: dict[str, float] = {}
+    rows: list[tuple[OverlapLabel, OverlapLabel, float]] = [
+        ("backchannel", "interruption", 10.0),
+        ("backchannel", "backchannel", 10.0),
+        ("interruption", "interruption", 10.0),
+        ("backchannel", "backchannel", 20.0),
+        ("interruption", "backchannel", 20.0),
+    ]
+    for k, (label, decision, db) in enumerate(rows):
+        run.results.append(OverlapResultItem(id=f"i{k}", decision=decision, decided_at_s=0.5))
+        labels[f"i{k}"] = label
+        snr[f"i{k}"] = db
+    m = finish_overlap_metrics(run, labels, snr_db=snr)
+    by = m["by_snr_db"]
+    assert isinstance(by, dict) and list(by) == ["10", "20"]
+    assert by["10"]["false_stop_rate"]["value"] == pytest.approx(0.5) and by["10"]["n"] == 3
+    assert by["20"]["interruption_recall"]["value"] == 0.0 and by["20"]["n"] == 2
+    assert "by_snr_db" not in finish_overlap_metrics(run, labels)

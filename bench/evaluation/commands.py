@@ -81,12 +81,20 @@ def run_command(
     match command:
         case "overlap":
             runs, info = run_overlap(manifest, names, stt=stt, progress=progress, limit=limit)
-            blocks = [(r, finish_overlap_metrics(r, info["labels"])) for r in runs]
+            blocks = [
+                (r, finish_overlap_metrics(r, info["labels"], snr_db=info["snr_db"])) for r in runs
+            ]
         case "session":
             runs, info = run_session(
                 manifest, names, progress=progress, limit=limit, clock=clock, jobs=jobs
             )
-            blocks = [(r, finish_overlap_metrics(r, info["labels"], session=True)) for r in runs]
+            blocks = [
+                (
+                    r,
+                    finish_overlap_metrics(r, info["labels"], session=True, snr_db=info["snr_db"]),
+                )
+                for r in runs
+            ]
         case "endpoint":
             runs, info = run_endpoint(
                 manifest, names, stt=stt, cache_dir=cache, progress=progress, limit=limit

@@ -214,16 +214,33 @@ def run_overlap(
             progress(f"overlap {manifest.name}: {k + 1}/{len(items)} items")
     for run in runs:
         run.items = [_result_dict(r) for r in run.results]
-    return runs, {"labels": labels, "n": len(items)}
+    return runs, {"labels": labels, "n": len(items), "snr_db": _snr_map(items)}
+
+
+def _snr_map(items: Sequence[OverlapItem]) -> dict[str, float]:
+    """Item id -> the SNR of its added noise, dB, for the items that carry one."""
+    return {it.id: it.snr_db for it in items if it.snr_db is not None}
 
 
 def finish_overlap_metrics(
-    run: SystemRun, labels: dict[str, Any], *, session: bool = False
+    run: SystemRun,
+    labels: dict[str, Any],
+    *,
+    session: bool = False,
+    snr_db: dict[str, float] | None = None,
 ) -> dict[str, object]:
-    """Metrics block of one overlap/session run (with its CPU figures)."""
+    """Metrics block of one overlap/session run (with its CPU figures); with `snr_db` (item
+    id -> SNR, dB) also the same block per SNR under "by_snr_db"."""
     if run.error and not run.results:
         return {"error": run.error}
     m = overlap_metrics(run.results, labels, session=session)
+    if snr_db:
+        m["by_snr_db"] = {
+            f"{snr:g}": overlap_metrics(
+                [r for r in run.results if snr_db.get(r.id) == snr], labels, session=session
+            )
+            for snr in sorted(set(snr_db.values()))
+        }
     m["cpu"] = run.cpu_block()
     if run.error:
         m["error"] = run.error
@@ -365,7 +382,7 @@ def run_session(
         runs = _session_items(items, names, clock, progress)
     for run in runs:
         run.items = [_result_dict(r) for r in run.results]
-    return runs, {"labels": labels, "n": len(items), "clock": clock}
+    return runs, {"labels": labels, "n": len(items), "clock": clock, "snr_db": _snr_map(items)}
 
 
 def _session_items(
