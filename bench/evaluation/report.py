@@ -121,6 +121,7 @@ def overlap_table(report: Mapping[str, Any]) -> list[list[str]]:
             "heard stop p50/p95 s",
             "decision p50 s",
             "bc paused+resumed",
+            "bc ducked (p95 s)",
             "bc -> user turn",
             "LLM calls (bc)",
             "CPU ms/s",
@@ -128,7 +129,7 @@ def overlap_table(report: Mapping[str, Any]) -> list[list[str]]:
     ]
     for name, m in _systems(report):
         if "error" in m and "n" not in m:
-            rows.append([name, "unavailable"] + ["-"] * 11)
+            rows.append([name, "unavailable"] + ["-"] * 12)
             continue
         cpu = m.get("cpu", {}).get("cpu_ms_per_audio_s")
         rows.append(
@@ -139,10 +140,12 @@ def overlap_table(report: Mapping[str, Any]) -> list[list[str]]:
                 _fmt(m["precision"], pct=True),
                 _fmt(m["f1"], nd=3),
                 f"{_fmt(m['stop_latency_p50_s'], nd=2)}/{_fmt(m['stop_latency_p95_s'], nd=2)}",
-                _pair(m, "yield_latency") if session else "-",
+                _pair(m, "yield_latency"),
                 _pair(m, "heard_stop_latency") if session else "-",
                 _fmt(m["decision_latency_p50_s"], nd=2),
                 _fmt(m.get("backchannels_paused_and_resumed"), pct=True),
+                f"{_fmt(m.get('backchannels_ducked'), pct=True)} "
+                f"({_fmt(m.get('backchannel_duck_p95_s'), nd=2)})",
                 _fmt(m["backchannels_committed_as_turns"], pct=True) if session else "-",
                 str(m["llm_calls_from_backchannels"]) if session else "-",
                 _fmt(cpu, nd=1),
