@@ -147,11 +147,14 @@ class Recorder:
 
         def on_yield(ev: YieldEvent) -> None:
             kind = EventKind.AUDIO_DUCKED if ev.kind == "duck" else EventKind.AUDIO_RESTORED
+            # the arbiter stamps the loop's time; this recorder counts from its own zero
+            shift = self.clock.now() - self.clock.loop.time()
+            heard = ev.heard_at_s + shift
             self.add(
                 kind,
-                f"{ev.gain_db:+.0f} dB, heard at {ev.heard_at_s:.3f} s",
-                at_s=ev.at_s,
-                heard_at_s=ev.heard_at_s,
+                f"{ev.gain_db:+.0f} dB, heard at {heard:.3f} s",
+                at_s=ev.at_s + shift,
+                heard_at_s=heard,
                 gain_db=ev.gain_db,
             )
 

@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 from livekit.plugins.turntaking.arbiter.frontend import (
     ANALYSIS_FRAME_S,
+    MIN_NOISE_GATE_MARGIN_DB,
     NOISE_FLOOR_WINDOW_S,
     NOISE_GATE_MARGIN_DB,
     NOISE_GATE_WARMUP_S,
+    NOISE_SPREAD_MARGIN_DB,
     NOISE_STEP_S,
     QUIET_FLOOR_DBFS,
     ArbiterFrontEnd,
@@ -39,15 +41,32 @@ def test_steady_babble_at_a_voiced_level_is_held_back_after_the_warm_up() -> Non
     assert gate.floor_dbfs == pytest.approx(-40.0, abs=2.0)
 
 
+def _babble_levels(n: int, *, median_dbfs: float = -45.0) -> list[float]:
+    # rises and falls like speech: a fifth of the frames 12 dB over the median
+    return [median_dbfs + (12.0 if k % 5 == 0 else 0.0) + 0.5 * np.sin(k) for k in range(n)]
+
+
 def test_the_user_is_heard_over_the_babble_and_the_floor_ignores_them() -> None:
     gate = NoiseFloorGate()
-    _feed(gate, [-45.0] * 100)
+    _feed(gate, _babble_levels(100))
     floor = gate.floor_dbfs
-    speech = _feed(gate, [-45.0 + NOISE_GATE_MARGIN_DB + 2.0] * 50, start_s=100 * DT)
+    assert gate.margin_db == NOISE_GATE_MARGIN_DB  # babble keeps the full margin
+    speech = _feed(gate, [floor + NOISE_GATE_MARGIN_DB + 2.0] * 50, start_s=100 * DT)
     assert all(speech)
     assert gate.floor_dbfs == floor  # 1 s of speech did not raise it
     # under the margin it is still noise
-    assert not any(_feed(gate, [-45.0 + NOISE_GATE_MARGIN_DB - 2.0] * 5, start_s=150 * DT))
+    assert not any(_feed(gate, [floor + NOISE_GATE_MARGIN_DB - 2.0] * 5, start_s=150 * DT))
+
+
+def test_steady_noise_needs_less_margin_than_babble() -> None:
+    steady, babble = NoiseFloorGate(), NoiseFloorGate()
+    _feed(steady, [-45.0 + 0.5 * np.sin(k) for k in range(100)])  # an engine, a fan
+    _feed(babble, _babble_levels(100))
+    assert steady.margin_db == pytest.approx(NOISE_SPREAD_MARGIN_DB, abs=1.0)
+    assert steady.margin_db >= MIN_NOISE_GATE_MARGIN_DB
+    # a voice 10 dB over a steady noise is heard; 10 dB over babble it is not
+    assert all(_feed(steady, [steady.floor_dbfs + 10.0] * 5, start_s=100 * DT))
+    assert not any(_feed(babble, [babble.floor_dbfs + 10.0] * 5, start_s=100 * DT))
 
 
 def test_in_a_quiet_room_soft_speech_passes() -> None:

@@ -6,6 +6,10 @@ Logic tests run on virtual time; one runs in real time to check the measured lat
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
 import numpy as np
 import pytest
 from livekit.agents import inference
@@ -61,16 +65,23 @@ def test_vad_barge_in_stops_the_agent_for_a_backchannel() -> None:
     assert res.transcripts == ["Uh huh."]
 
 
+async def _later(episode: Coroutine[Any, Any, EpisodeResult]) -> EpisodeResult:
+    # an episode late in a long benchmark run: the loop's clock is far from the harness's
+    await asyncio.sleep(1000.0)
+    return await episode
+
+
 def test_the_arbiter_ducks_for_a_backchannel_and_ducks_then_stops_for_an_interruption() -> None:
-    bc = run_virtual(_episode("Uh huh.", "uh_huh", "ours", virtual=True))
+    bc = run_virtual(_later(_episode("Uh huh.", "uh_huh", "ours", virtual=True)))
     assert not bc.agent_stopped and bc.ducked
     assert bc.yield_latency_s is not None and bc.yield_latency_s <= 0.3
     assert bc.duck_s is not None and 0.1 < bc.duck_s <= 0.7
     assert not bc.user_turn_committed and not bc.llm_called
-    it = run_virtual(_episode(SPEECH, "wait_stop_tuesday", "ours", virtual=True))
+    it = run_virtual(_later(_episode(SPEECH, "wait_stop_tuesday", "ours", virtual=True)))
     assert it.agent_stopped and it.ducked
     assert it.yield_latency_s is not None and it.heard_stop_latency_s is not None
-    assert it.yield_latency_s <= it.heard_stop_latency_s  # heard softening before the stop
+    assert it.yield_latency_s <= 0.3  # heard softening before the stop
+    assert it.yield_latency_s < it.heard_stop_latency_s
     assert it.user_turn_committed and it.reply_spoken
 
 
