@@ -169,6 +169,10 @@ def _user_turns(events: list[TimelineEvent]) -> list[str]:
     return [e.detail for e in events if e.kind is EventKind.USER_TURN]
 
 
+def _ducks(events: list[TimelineEvent]) -> list[float]:
+    return [e.at_s for e in events if e.kind is EventKind.AUDIO_DUCKED]
+
+
 def _stops_after(events: list[TimelineEvent], t: float) -> list[float]:
     return [e.at_s for e in events if e.kind in STOPS and e.at_s >= t]
 
@@ -341,6 +345,7 @@ def test_noise_burst_does_not_stop_the_agent(kind: str, models: TurnTakingModels
     )
     onset = spans[0][1]
     assert _stops_after(events, onset) == [], f"a {kind} stopped the agent"
+    assert _ducks(events) == [], f"a {kind} ducked the agent"
     assert _user_turns(events) == [] and llm.calls == []
 
 
@@ -361,6 +366,7 @@ def test_agent_echo_does_not_stop_the_agent(
         )
     )
     assert _stops_after(events, spans[0][1]) == [], "the agent's own echo stopped it"
+    assert _ducks(events) == [], "the agent's own echo ducked it"
     assert llm.calls == []
 
 
