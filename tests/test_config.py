@@ -49,6 +49,20 @@ def test_patience_default_and_range_are_the_plugins() -> None:
     assert load_settings({"ENDPOINTING_PATIENCE": "0.9"}).endpointing_patience == 0.9
 
 
+def test_duck_and_output_lead_defaults_and_ranges_are_the_plugins() -> None:
+    from livekit.plugins.turntaking.arbiter import arbiter, playout
+
+    from worker import config
+
+    assert config.DEFAULT_DUCK_DB == arbiter.DEFAULT_DUCK_DB
+    assert (config.MIN_DUCK_DB, config.MAX_DUCK_DB) == (arbiter.MIN_DUCK_DB, arbiter.MAX_DUCK_DB)
+    assert config.DEFAULT_OUTPUT_LEAD_MS / 1000 == playout.DEFAULT_OUTPUT_LEAD_S
+    assert config.MIN_OUTPUT_LEAD_MS / 1000 == playout.MIN_OUTPUT_LEAD_S
+    assert config.MAX_OUTPUT_LEAD_MS / 1000 == playout.MAX_OUTPUT_LEAD_S
+    off = load_settings({"ARBITER_DUCK_DB": "0", "OUTPUT_LEAD_MS": "0"})
+    assert (off.arbiter_duck_db, off.output_lead_ms) == (0, 0)
+
+
 def test_environment_overrides_dotenv(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
     env_file.write_text("OPENAI_API_KEY=from-file\nLOAD_THRESHOLD=0.5\nAGENT_NAME=file-name\n")
@@ -70,6 +84,8 @@ def test_environment_overrides_dotenv(tmp_path: Path) -> None:
         ("USER_AWAY_TIMEOUT_S", "0", "[1, 600]"),
         ("ENDPOINTING_PATIENCE", "1.0", "[0.3, 0.995]"),
         ("ENDPOINTING_PATIENCE", "patient", "must be a number"),
+        ("ARBITER_DUCK_DB", "5", "0 (off) or in [10.0, 40.0]"),
+        ("OUTPUT_LEAD_MS", "20", "0 (off) or in [60, 2000]"),
         ("MAX_CONNECT_RETRIES", "-1", "[0, 100]"),
         ("LOG_LEVEL", "verbose", "DEBUG, INFO"),
     ],

@@ -92,6 +92,15 @@ def test_settings_select_the_turn_taking_plugins() -> None:
     handling: dict[str, Any] = dict(framework.turn_handling())
     assert handling["turn_detection"] == "vad"
     assert handling["interruption"]["min_duration"] == 0.5
+    # the duck and the output's lead: the plugin's defaults, a chosen value, or off (0)
+    default = turn_taking(Settings(), TurnTakingModels()).arbiter
+    assert default is not None and (default.duck_db, default.output_lead_s) == (14.0, 0.1)
+    chosen = turn_taking(Settings(arbiter_duck_db=20.0, output_lead_ms=80), TurnTakingModels())
+    assert chosen.arbiter is not None
+    assert (chosen.arbiter.duck_db, chosen.arbiter.output_lead_s) == (20.0, 0.08)
+    off = turn_taking(Settings(arbiter_duck_db=0.0, output_lead_ms=0), TurnTakingModels())
+    assert off.arbiter is not None
+    assert (off.arbiter.duck_db, off.arbiter.output_lead_s) == (None, None)
 
 
 def test_prewarm_loads_every_model_once_into_the_process() -> None:

@@ -20,6 +20,14 @@ DEFAULT_PATIENCE: Final = 0.52
 plugin here would load the framework before `--help` answers)."""
 MIN_PATIENCE: Final = 0.3
 MAX_PATIENCE: Final = 0.995
+DEFAULT_DUCK_DB: Final = 14.0
+"""The plugin's default `TurnTaking(duck_db=...)` and its range (a test keeps them equal)."""
+MIN_DUCK_DB: Final = 10.0
+MAX_DUCK_DB: Final = 40.0
+DEFAULT_OUTPUT_LEAD_MS: Final = 100
+"""The plugin's default `TurnTaking(output_lead_s=...)` in ms, and its range."""
+MIN_OUTPUT_LEAD_MS: Final = 60
+MAX_OUTPUT_LEAD_MS: Final = 2000
 
 InterruptionMode = Literal["arbiter", "vad"]
 EndpointingMode = Literal["adaptive", "livekit"]
@@ -120,6 +128,13 @@ class Settings:
     endpointing_patience: float = DEFAULT_PATIENCE
     """How sure the adaptive endpointing must be that the turn is over before it commits
     (`TurnTaking(patience=...)`): higher waits longer and cuts off fewer unfinished turns."""
+    arbiter_duck_db: float = DEFAULT_DUCK_DB
+    """How far the agent's voice drops while the arbiter is unsure, dB (`TurnTaking(duck_db=
+    ...)`, 10-40); 0 turns the duck off."""
+    output_lead_ms: int = DEFAULT_OUTPUT_LEAD_MS
+    """How far ahead of the playhead the agent's audio goes to the room, milliseconds
+    (`TurnTaking(output_lead_s=...)`, 60-2000): a duck, a pause or a stop is heard within
+    about this long; 0 hands the audio on as the framework does."""
     input_sample_rate_hz: int = 16_000
     """Rate the room's audio is resampled to before STT, VAD and our models (8 kHz SIP audio
     is upsampled, 48 kHz WebRTC audio downsampled)."""
@@ -153,6 +168,18 @@ class Settings:
             raise ConfigError(
                 f"ENDPOINTING_PATIENCE must be in [{MIN_PATIENCE}, {MAX_PATIENCE}], "
                 f"got {self.endpointing_patience}"
+            )
+        if self.arbiter_duck_db != 0 and not MIN_DUCK_DB <= self.arbiter_duck_db <= MAX_DUCK_DB:
+            raise ConfigError(
+                f"ARBITER_DUCK_DB must be 0 (off) or in [{MIN_DUCK_DB}, {MAX_DUCK_DB}] dB, "
+                f"got {self.arbiter_duck_db}"
+            )
+        if self.output_lead_ms != 0 and not (
+            MIN_OUTPUT_LEAD_MS <= self.output_lead_ms <= MAX_OUTPUT_LEAD_MS
+        ):
+            raise ConfigError(
+                f"OUTPUT_LEAD_MS must be 0 (off) or in [{MIN_OUTPUT_LEAD_MS}, "
+                f"{MAX_OUTPUT_LEAD_MS}] ms, got {self.output_lead_ms}"
             )
         if not 8_000 <= self.input_sample_rate_hz <= 48_000:
             raise ConfigError(

@@ -47,12 +47,15 @@ def prewarm(proc: JobProcess) -> None:
 
 def turn_taking(settings: Settings, models: TurnTakingModels) -> TurnTaking:
     """The turn-taking plugin for one session, as the settings select it
-    (`INTERRUPTION_MODE`, `ENDPOINTING_MODE`, `ENDPOINTING_PATIENCE`)."""
+    (`INTERRUPTION_MODE`, `ENDPOINTING_MODE`, `ENDPOINTING_PATIENCE`, `ARBITER_DUCK_DB`,
+    `OUTPUT_LEAD_MS`; 0 turns the last two off)."""
     return TurnTaking(
         models,
         arbiter=settings.interruption_mode == "arbiter",
         adaptive_endpointing=settings.endpointing_mode == "adaptive",
         patience=settings.endpointing_patience,
+        duck_db=settings.arbiter_duck_db or None,
+        output_lead_s=settings.output_lead_ms / 1000 if settings.output_lead_ms else None,
     )
 
 
