@@ -4,9 +4,13 @@ paced output, on literal traces."""
 from __future__ import annotations
 
 import pytest
-from livekit.plugins.turntaking.arbiter.arbiter import AUDIBLE_DROP_DB, DEFAULT_DUCK_DB
+from livekit.plugins.turntaking.arbiter.arbiter import DEFAULT_DUCK_DB
 from livekit.plugins.turntaking.arbiter.model import DUCK_RELEASE_S, AudioFeatures
-from livekit.plugins.turntaking.arbiter.playout import DEFAULT_OUTPUT_LEAD_S, DUCK_RAMP_S
+from livekit.plugins.turntaking.arbiter.playout import (
+    AUDIBLE_DROP_DB,
+    DEFAULT_OUTPUT_LEAD_S,
+    DUCK_RAMP_S,
+)
 
 from bench.evaluation.ours_overlap import ArbiterOverlapSystem, OverlapTrace
 

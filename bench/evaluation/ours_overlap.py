@@ -14,21 +14,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from livekit.plugins.turntaking.arbiter.arbiter import AUDIBLE_DROP_DB, DEFAULT_DUCK_DB
+from livekit.plugins.turntaking.arbiter.arbiter import DEFAULT_DUCK_DB
 from livekit.plugins.turntaking.arbiter.frontend import ArbiterFrontEnd
 from livekit.plugins.turntaking.arbiter.model import (
     ACKNOWLEDGEMENT_WORDS,
     ArbiterDecider,
     ArbiterParams,
-    ArbiterState,
     AudioFeatures,
+    DuckFollower,
     OverlapEvent,
     TextModel,
     load_params,
     normalize_words,
 )
 from livekit.plugins.turntaking.arbiter.onset import OnsetModel, OnsetScore
-from livekit.plugins.turntaking.arbiter.playout import DEFAULT_OUTPUT_LEAD_S, DUCK_RAMP_S
+from livekit.plugins.turntaking.arbiter.playout import DEFAULT_OUTPUT_LEAD_S, duck_audible_after_s
 
 from bench.datasets.audio import BENCH_SAMPLE_RATE_HZ, Samples
 from bench.datasets.manifest import OverlapItem
@@ -93,17 +93,16 @@ class _DuckTrace:
     def __init__(self) -> None:
         self.duck_at_s: float | None = None
         self.restore_at_s: float | None = None
-        self._ducked = False
+        self._follower = DuckFollower()
 
     def follow(self, d: ArbiterDecider, t: float) -> None:
-        if d.state is ArbiterState.PAUSED:
-            return  # silent anyway (see `InterruptionArbiter._update_yield`)
-        want = d.duck_wanted(t)
-        if want and self.duck_at_s is None:
+        """Step the live arbiter's duck rules (`DuckFollower`) at stream time `t`; the first
+        duck and the first restore are kept."""
+        change = self._follower.step(d, t)
+        if change == "duck" and self.duck_at_s is None:
             self.duck_at_s = t
-        elif not want and self._ducked and self.restore_at_s is None:
+        elif change == "restore" and self.restore_at_s is None:
             self.restore_at_s = t
-        self._ducked = want
 
     def heard(self, onset_s: float, stop_s: float | None, end_s: float) -> dict[str, float | None]:
         """`yield_at_s` and `duck_s` of an `OverlapDecision` for a replay whose agent
@@ -112,7 +111,7 @@ class _DuckTrace:
         audio on `DEFAULT_OUTPUT_LEAD_S` ahead, so what the arbiter does is heard that much
         later, and a duck once its ramp passes the audible 10 dB."""
         lead = DEFAULT_OUTPUT_LEAD_S
-        ramp = DUCK_RAMP_S * AUDIBLE_DROP_DB / DEFAULT_DUCK_DB
+        ramp = duck_audible_after_s(DEFAULT_DUCK_DB)
         duck = None if self.duck_at_s is None else self.duck_at_s + lead + ramp
         stop = None if stop_s is None else stop_s + lead
         heard = [t for t in (duck, stop) if t is not None]

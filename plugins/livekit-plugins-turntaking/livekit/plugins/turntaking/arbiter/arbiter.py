@@ -66,7 +66,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, overload
 
@@ -90,13 +90,20 @@ from .model import (
     ArbiterDecider,
     ArbiterParams,
     ArbiterState,
+    DuckFollower,
     ModelFileError,
     OverlapEvent,
     TextModel,
     load_params,
 )
 from .onset import OnsetModel
-from .playout import DEFAULT_OUTPUT_LEAD_S, DUCK_RAMP_S, RESTORE_RAMP_S, PlayoutTap
+from .playout import (
+    DEFAULT_OUTPUT_LEAD_S,
+    DUCK_RAMP_S,
+    RESTORE_RAMP_S,
+    PlayoutTap,
+    duck_audible_after_s,
+)
 
 __all__ = ["ArbiterMetrics", "InterruptionArbiter", "SESSION_EVENT", "UNDECIDED_LIMIT_S"]
 
@@ -130,9 +137,6 @@ MIN_DUCK_DB = 10.0
 """Shallowest duck accepted, dB (a smaller drop is not heard as yielding)."""
 MAX_DUCK_DB = 40.0
 """Deepest duck accepted, dB."""
-AUDIBLE_DROP_DB = 10.0
-"""A drop of the agent's voice this large is an audible yield, dB: the duck's heard time is
-when its ramp passes it."""
 DISABLED_MIN_WORDS = 1_000_000
 FRAMEWORK_INTERRUPTION = {
     "mode": "vad",
@@ -163,8 +167,8 @@ class YieldEvent:
     heard_at_s: float
     """Stream time the listener hears it: when the first audio at the new gain plays (what
     had been handed to the output before plays first) and, for a duck, its ramp has passed
-    `AUDIBLE_DROP_DB`, seconds. The output's own buffering below the arbiter (LiveKit's room
-    output: its frame in hand, up to 50 ms) comes on top."""
+    `playout.AUDIBLE_DROP_DB`, seconds. The output's own buffering below the arbiter
+    (LiveKit's room output: its frame in hand, up to 50 ms) comes on top."""
     gain_db: float
     """The new gain of the agent's voice, dB (0 when restored)."""
 
@@ -225,7 +229,7 @@ class InterruptionArbiter:
         PlayoutTap.check_lead(output_lead_s)
         self.duck_db = duck_db
         self.output_lead_s = output_lead_s
-        self._ducked = False
+        self._duck = DuckFollower()
         self._yield_listeners: list[Callable[[YieldEvent], None]] = []
         self._gate: EchoGate | None = (echo_gate or EchoGate()) if echo_reference else None
         self._tap: PlayoutTap | None = None
@@ -627,28 +631,20 @@ class InterruptionArbiter:
         tap = self._tap
         if d is None or tap is None or self.duck_db is None or self._failed:
             return
-        if d.state is ArbiterState.PAUSED:
-            return  # silent anyway: a resume restores the level, a stop clears it
-        want = d.duck_wanted(now_s)
-        if want == self._ducked:
+        change = self._duck.step(d, now_s)
+        if change is None:
             return
-        self._ducked = want
-        if want:
+        if change == "duck":
             self.metrics.ducks += 1
-            gain, ramp = -self.duck_db, DUCK_RAMP_S
-            heard = tap.set_gain_db(gain, ramp) + ramp * AUDIBLE_DROP_DB / self.duck_db
+            gain = -self.duck_db
+            heard = tap.set_gain_db(gain, DUCK_RAMP_S) + duck_audible_after_s(self.duck_db)
         else:
-            gain, ramp = 0.0, RESTORE_RAMP_S
-            heard = tap.set_gain_db(gain, ramp)
-        ev = YieldEvent("duck" if want else "restore", now_s, heard, gain)
-        logger.debug("agent voice %s", "ducked" if want else "restored")
-        if self._session is not None:
-            self._session.emit(YIELD_SESSION_EVENT, ev)  # type: ignore[arg-type]
-        for cb in self._yield_listeners:
-            try:
-                cb(ev)
-            except Exception:
-                logger.exception("arbiter yield listener %r raised; ignored", cb)
+            gain = 0.0
+            heard = tap.set_gain_db(gain, RESTORE_RAMP_S)
+        logger.debug("agent voice %s", "ducked" if change == "duck" else "restored")
+        self._emit(
+            YIELD_SESSION_EVENT, YieldEvent(change, now_s, heard, gain), self._yield_listeners
+        )
 
     # ------------------------------------------------------------------ echo reference
 
@@ -735,7 +731,7 @@ class InterruptionArbiter:
                 m.interruptions += 1
                 self._interrupt()
                 # the clear drops the ducked audio; the next speech starts at full level
-                self._ducked = False
+                self._duck.ducked = False
                 # the output stays paused after the clear (LiveKit's outputs keep a pause
                 # across segments); the framework lifts a stale pause before it forwards the
                 # next speech's audio (voice/agent_activity.py ~5052 in 1.8.9)
@@ -747,14 +743,18 @@ class InterruptionArbiter:
                 self._held.clear()
                 self._resume()
                 self._update_yield(ev.decided_at_s)
+        self._emit(SESSION_EVENT, ev, self._listeners)
+
+    def _emit(self, name: str, ev: Any, listeners: Sequence[Callable[[Any], None]]) -> None:
+        """Emit `ev` on the session as `name` and hand it to each of `listeners`."""
         if self._session is not None:
-            self._session.emit(SESSION_EVENT, ev)  # type: ignore[arg-type]
-        for cb in self._listeners:
+            self._session.emit(name, ev)  # type: ignore[arg-type]
+        for cb in listeners:
             # a listener's bug must not turn the arbiter off for the rest of the session
             try:
                 cb(ev)
             except Exception:
-                logger.exception("arbiter overlap listener %r raised; ignored", cb)
+                logger.exception("arbiter %s listener %r raised; ignored", name, cb)
 
     def _pause(self) -> OverlapEvent | None:
         """Pause the agent's audio for the decider's pause; when it cannot be paused (no

@@ -579,6 +579,26 @@ class _Overlap:
         return sum(self.early_scores) / len(self.early_scores) if self.early_scores else None
 
 
+class DuckFollower:
+    """Whether the agent's voice is ducked, following `ArbiterDecider.duck_wanted` (pure):
+    the live arbiter and the benchmark's replay step the same rules."""
+
+    def __init__(self) -> None:
+        self.ducked = False
+
+    def step(self, decider: ArbiterDecider, now_s: float) -> Literal["duck", "restore"] | None:
+        """The change due at stream time `now_s`, if any. Nothing changes while the decider
+        is PAUSED: the agent is silent anyway, a resume restores its level and a stop clears
+        its audio."""
+        if decider.state is ArbiterState.PAUSED:
+            return None
+        want = decider.duck_wanted(now_s)
+        if want == self.ducked:
+            return None
+        self.ducked = want
+        return "duck" if want else "restore"
+
+
 class ArbiterDecider:
     """Per-session state machine; feed it events in stream order.
 

@@ -33,6 +33,7 @@ from livekit import rtc
 from livekit.agents.voice import io
 
 __all__ = [
+    "AUDIBLE_DROP_DB",
     "DEFAULT_OUTPUT_LEAD_S",
     "DUCK_RAMP_S",
     "MAX_OUTPUT_LEAD_S",
@@ -41,6 +42,7 @@ __all__ = [
     "GainRamp",
     "PlayoutOwner",
     "PlayoutTap",
+    "duck_audible_after_s",
 ]
 
 DEFAULT_OUTPUT_LEAD_S = 0.1
@@ -55,11 +57,20 @@ DUCK_RAMP_S = 0.02
 """A duck reaches its depth over this much audio, seconds (fast, but no click)."""
 RESTORE_RAMP_S = 0.06
 """The gain comes back to 0 dB over this much audio, seconds."""
+AUDIBLE_DROP_DB = 10.0
+"""A drop of the agent's voice this large is an audible yield, dB: a duck is heard when its
+ramp passes it."""
 PACED_PIECE_S = 0.02
 """Paced audio goes on in pieces of at most this long, seconds (a TTS may deliver 100 ms or
 more at once)."""
 _MIN_SLEEP_S = 0.005
 """The pacing loop never sleeps shorter than this, seconds."""
+
+
+def duck_audible_after_s(duck_db: float) -> float:
+    """Seconds of a `duck_db` duck's ramp (`DUCK_RAMP_S`) before it passes
+    `AUDIBLE_DROP_DB`."""
+    return DUCK_RAMP_S * AUDIBLE_DROP_DB / duck_db
 
 
 class PlayoutOwner(Protocol):
