@@ -90,10 +90,11 @@ def overlap_metrics(
     their `stop_latency_s` when the system stopped before its final decision, else their
     `decided_at_s`; session mode: `stop_latency_s`). A backchannel whose item says
     `resumed` (the agent paused, then went on) is not a false stop, and is counted in
-    `backchannels_paused_and_resumed`. Items that carry them (session mode) also give the
-    yield and stop latencies as a listener hears them (`yield_latency_s`,
-    `heard_stop_latency_s`: onset to the first pause or stop, and to the stop that stood,
-    behind the room's output queue) and the ducks of backchannels.
+    `backchannels_paused_and_resumed`. Items that carry them (every stack in session mode,
+    the arbiter's replay in overlap mode) also give the yield and stop latencies as a
+    listener hears them (`yield_latency_s`: onset to the first duck, pause or stop;
+    `heard_stop_latency_s`: to the stop that stood; session mode only) and the ducks of
+    backchannels.
     """
     missing = [it.id for it in items if it.id not in labels]
     if missing:
@@ -119,7 +120,7 @@ def overlap_metrics(
     def heard(key: str, group: Sequence[OverlapResultItem]) -> list[float]:
         return [float(v) for it in group if isinstance(v := it.extra.get(key), int | float)]
 
-    # as a listener behind the room's output queue hears them (session mode only)
+    # as a listener behind the output hears them (where the items carry them)
     yield_lat = heard("yield_latency_s", ints)
     heard_stop = heard("heard_stop_latency_s", [it for it in ints if stopped(it)])
     duck_lengths = heard("duck_s", bcs)

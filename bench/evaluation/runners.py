@@ -150,9 +150,9 @@ def _result_dict(r: OverlapResultItem) -> dict[str, object]:
     d: dict[str, object] = {
         "id": r.id,
         "decision": r.decision,
-        "decided_at_s": None if r.decided_at_s is None else round(r.decided_at_s, 4),
+        "decided_at_s": _r4(r.decided_at_s),
         "agent_stopped": r.agent_stopped,
-        "stop_latency_s": None if r.stop_latency_s is None else round(r.stop_latency_s, 4),
+        "stop_latency_s": _r4(r.stop_latency_s),
         "user_turn_committed": r.user_turn_committed,
         "llm_called": r.llm_called,
     }
