@@ -254,6 +254,12 @@ def _babble(n: int, others: Sequence[Samples], rng: np.random.Generator) -> npt.
     return babble
 
 
+def _snr_gain(p_speech: float, p_noise: float, snr_db: float) -> float:
+    """Amplitude gain that puts noise of mean power `p_noise` `snr_db` under speech of
+    active power `p_speech` (both > 0)."""
+    return float(np.sqrt(p_speech / (p_noise * 10 ** (snr_db / 10))))
+
+
 def add_noise(x: Samples, others: Sequence[Samples], *, snr_db: float, seed: int) -> Samples:
     """Add babble made of `others` (other rendered speech, 16 kHz) at `snr_db`.
 
@@ -269,8 +275,7 @@ def add_noise(x: Samples, others: Sequence[Samples], *, snr_db: float, seed: int
     p_speech = _power_active(x)
     if p_noise <= 0 or p_speech <= 0:
         return x.copy()
-    gain = np.sqrt(p_speech / (p_noise * 10 ** (snr_db / 10)))
-    out: Samples = (x + gain * babble).astype(np.float32)
+    out: Samples = (x + _snr_gain(p_speech, p_noise, snr_db) * babble).astype(np.float32)
     return out
 
 
@@ -509,7 +514,7 @@ def mix_at_snr(
         raise ValueError("the clip is silent: no SNR can be set")
     if not p_noise > 0:
         raise ValueError("the noise is silent: no SNR can be set")
-    gain = np.sqrt(p_speech / (p_noise * 10 ** (snr_db / 10)))
+    gain = _snr_gain(p_speech, p_noise, snr_db)
     out: Samples = (x + gain * noise.astype(np.float64) * env).astype(np.float32)
     return out
 
