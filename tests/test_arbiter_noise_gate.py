@@ -105,9 +105,11 @@ def test_noise_like_frames_are_left_as_they_are() -> None:
 
 
 def _tone(seconds: float, level_dbfs: float, rate_hz: int, rng: np.random.Generator) -> np.ndarray:
+    # a voice-like tone: 180 Hz and its harmonics up to 3.6 kHz, falling as 1/k
     t = np.arange(int(seconds * rate_hz)) / rate_hz
-    x = np.sin(2 * np.pi * 180.0 * t) * (1 + 0.3 * np.sin(2 * np.pi * 4.0 * t))
-    x *= 10 ** (level_dbfs / 20) * np.sqrt(2) / 1.05
+    x = sum(np.sin(2 * np.pi * 180.0 * k * t) / k for k in range(1, 21))
+    x = x * (1 + 0.3 * np.sin(2 * np.pi * 4.0 * t))
+    x *= 10 ** (level_dbfs / 20) / np.sqrt(np.mean(x**2))
     return (x + 1e-4 * rng.standard_normal(len(t))).astype(np.float32)
 
 
@@ -142,3 +144,73 @@ def test_the_front_end_opens_no_speech_on_babble_and_one_run_on_the_user() -> No
     absolute = [frame_features(noise[k : k + n], rate).voiced for k in range(0, len(noise), n)]
     assert np.mean(absolute) > 0.8
     assert not [f for f in ArbiterFrontEnd().clip(noise, rate) if f.features.voiced]
+
+
+def test_the_speech_band_level_reads_a_voice_and_not_a_rumble() -> None:
+    rate, n = 16_000, int(DT * 16_000)
+    t = np.arange(n) / rate
+    for hz, in_band in ((1000.0, True), (3000.0, True), (60.0, False), (150.0, False)):
+        f = frame_features((0.1 * np.sin(2 * np.pi * hz * t)).astype(np.float32), rate)
+        if in_band:
+            assert f.band_dbfs == pytest.approx(f.level_dbfs, abs=0.5)
+        else:
+            assert f.band_dbfs is not None and f.band_dbfs < f.level_dbfs - 40.0
+    # white noise: the band holds 3100 of its 8000 Hz, 4.1 dB under the whole
+    white = np.random.default_rng(3).standard_normal(50 * n).astype(np.float32) * 0.05
+    bands = [frame_features(white[k : k + n], rate) for k in range(0, len(white), n)]
+    drop = np.mean([f.level_dbfs - (f.band_dbfs or 0.0) for f in bands])
+    assert drop == pytest.approx(10 * np.log10(8000 / 3100), abs=0.7)
+    assert AudioFeatures(-30.0, 0.1, DT).floor_level_dbfs == -30.0  # unmeasured: whole band
+
+
+def _rumble_frame(band_dbfs: float, level_dbfs: float = -30.0) -> AudioFeatures:
+    return AudioFeatures(level_dbfs, VOICED_ZCR, DT, band_dbfs)
+
+
+def test_in_steady_low_noise_a_voice_is_held_to_the_speech_band_floor() -> None:
+    gate = NoiseFloorGate()
+    # an engine: loud over the whole band, 25 dB weaker in the speech band, steady
+    for k in range(100):
+        gate.gate(_rumble_frame(-55.0 + 0.5 * np.sin(k)), (k + 1) * DT)
+    assert gate.in_speech_band
+    assert gate.band_floor_dbfs == pytest.approx(-55.0, abs=1.0)
+    assert gate.floor_dbfs == pytest.approx(-30.0, abs=1.0)
+    # a caller 6 dB over the engine's whole-band level, with its energy in the speech band
+    voice = AudioFeatures(-24.0, VOICED_ZCR, DT, -25.0)
+    assert all(gate.gate(voice, (100 + k + 1) * DT).voiced for k in range(10))
+    # negative control: the same frames measured over the whole band only are held back
+    whole = NoiseFloorGate()
+    for k in range(100):
+        whole.gate(AudioFeatures(-30.0 + 0.5 * np.sin(k), VOICED_ZCR, DT), (k + 1) * DT)
+    plain = AudioFeatures(-24.0, VOICED_ZCR, DT)
+    assert not any(whole.gate(plain, (100 + k + 1) * DT).voiced for k in range(10))
+
+
+def test_babble_that_rises_and_falls_in_the_speech_band_is_held_over_the_whole_band() -> None:
+    gate = NoiseFloorGate()
+    levels = _babble_levels(100)
+    for k, lv in enumerate(levels):
+        gate.gate(_rumble_frame(lv - 3.0, lv), (k + 1) * DT)
+    assert not gate.in_speech_band
+    assert gate.floor_dbfs == pytest.approx(np.median(levels), abs=1.0)
+    assert gate.margin_db == NOISE_GATE_MARGIN_DB
+
+
+def test_a_voice_over_car_rumble_opens_one_run_through_the_front_end() -> None:
+    rng = np.random.default_rng(11)
+    rate = 16_000
+    # rumble: white noise low-passed at 100 Hz (-24 dB per octave), at -30 dBFS
+    white = rng.standard_normal(int(4.0 * rate))
+    freqs = np.fft.rfftfreq(len(white), 1.0 / rate)
+    rumble = np.fft.irfft(np.fft.rfft(white) / (1.0 + (freqs / 100.0) ** 4), len(white))
+    rumble = (rumble / np.sqrt(np.mean(rumble**2)) * 10 ** (-30.0 / 20)).astype(np.float32)
+    user = np.zeros_like(rumble)
+    at = int(2.0 * rate)
+    user[at : at + int(0.6 * rate)] = _tone(0.6, -24.0, rate, rng)  # 6 dB over the rumble
+    starts = [
+        f.edge[1]
+        for f in ArbiterFrontEnd().clip(rumble + user, rate)
+        if f.edge is not None and f.edge[0] == "start"
+    ]
+    assert len(starts) == 1 and starts[0] == pytest.approx(2.0, abs=0.1)
+    assert not [f for f in ArbiterFrontEnd().clip(rumble, rate) if f.features.voiced]

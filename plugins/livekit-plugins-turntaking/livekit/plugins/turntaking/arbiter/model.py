@@ -30,6 +30,7 @@ an argument (seconds, any origin shared by all calls), so tests feed literal tim
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -83,6 +84,9 @@ VOICED_MIN_DBFS = -45.0
 """A frame quieter than this is never voiced, dBFS (room noise, far echo)."""
 VOICED_MAX_ZCR = 0.35
 """Zero-crossing rate (crossings per sample) above which a frame is noise-like, not voiced."""
+SPEECH_BAND_HZ = (300.0, 3400.0)
+"""The band of `AudioFeatures.band_dbfs`, Hz: where a voice's energy is and a telephone
+passes it, while engine rumble, traffic, wind and mains hum put most of theirs below it."""
 VOICE_END_SILENCE_S = 0.3
 """`VoiceActivity` ends a run of speech after this long without a speech frame, seconds."""
 DUCK_RELEASE_S = 0.12
@@ -164,6 +168,15 @@ class AudioFeatures:
     """Zero-crossing rate, crossings per sample (0..1)."""
     duration_s: float
     """Frame length, seconds."""
+    band_dbfs: float | None = None
+    """Level in the speech band (`SPEECH_BAND_HZ`), dB relative to full scale (<= 0); None:
+    not measured, `level_dbfs` stands for it."""
+
+    @property
+    def floor_level_dbfs(self) -> float:
+        """The level held against a noise floor, dBFS: the speech band's where measured (a
+        voice clears low-pitched noise there by far more than in the whole band)."""
+        return self.level_dbfs if self.band_dbfs is None else self.band_dbfs
 
     @property
     def voiced(self) -> bool:
@@ -186,8 +199,32 @@ def frame_features(samples: npt.NDArray[np.float32], sample_rate_hz: int) -> Aud
     signs = np.signbit(x)
     zcr = float(np.count_nonzero(signs[1:] != signs[:-1])) / max(1, x.size - 1)
     return AudioFeatures(
-        level_dbfs=max(level, SILENCE_DBFS), zcr=zcr, duration_s=x.size / sample_rate_hz
+        level_dbfs=max(level, SILENCE_DBFS),
+        zcr=zcr,
+        duration_s=x.size / sample_rate_hz,
+        band_dbfs=_band_level_dbfs(x, sample_rate_hz),
     )
+
+
+@functools.lru_cache(maxsize=8)
+def _band_analysis(size: int, sample_rate_hz: int) -> tuple[npt.NDArray[np.float64], slice, float]:
+    """(Hann window, rfft bins of `SPEECH_BAND_HZ`, power scale) for frames of `size`."""
+    w = np.hanning(size + 2)[1:-1]
+    freqs = np.fft.rfftfreq(size, 1.0 / sample_rate_hz)
+    lo, hi = SPEECH_BAND_HZ
+    inside = np.flatnonzero((freqs >= lo) & (freqs <= hi))
+    bins = slice(int(inside[0]), int(inside[-1]) + 1) if inside.size else slice(0, 0)
+    # one-sided spectrum: each bin but DC and Nyquist stands for two
+    return w, bins, 2.0 / (size * float(np.sum(w * w)))
+
+
+def _band_level_dbfs(x: npt.NDArray[np.float32], sample_rate_hz: int) -> float:
+    """RMS level of `x` within `SPEECH_BAND_HZ` (Hann-windowed spectrum, scaled so that a
+    full-band signal reads its RMS level), dBFS."""
+    w, bins, scale = _band_analysis(x.size, sample_rate_hz)
+    spec = np.fft.rfft(x * w)[bins]
+    power = scale * float(np.sum(spec.real**2 + spec.imag**2))
+    return 10.0 * math.log10(power) if power > 1e-10 else SILENCE_DBFS
 
 
 class VoiceActivity:
