@@ -295,6 +295,8 @@ _SPELLINGS = {
     "yep": "yeah",
     "yup": "yeah",
     "yah": "yeah",
+    # the recogniser's spelling of a filler the corpora write "um"
+    "umm": "um",
 }
 _WORD_RE = re.compile(r"[a-z0-9']+")
 
@@ -447,12 +449,12 @@ class ArbiterParams:
     like a stop on audio evidence (see `confirm_audio_stops`, which must be on too) instead
     of interrupting it: the next word with content confirms it at the same stop time, a
     finished acknowledgement resumes the agent. False: such stops interrupt at once."""
-    resume_threshold: float = 0.0
+    resume_threshold: float = 0.1
     """P(interruption) of a paused overlap's words (the text model, with the agent's words
     so far) under which they resume the agent even when some are not acknowledgement words
     ("which makes sense", "Oh. Goodness."), 0..1; words with content at or above it confirm the
     interruption as soon as they arrive. 0 = only acknowledgement words resume."""
-    interim_confirm_threshold: float = 0.9
+    interim_confirm_threshold: float = 0.8
     """P(interruption) an *interim* hypothesis's words need to confirm a pause (0..1; the
     higher of this and `resume_threshold` applies; 1 = only a final confirms). The agent is
     already stopped while paused, so waiting for the final moves only the verdict, not the
@@ -462,7 +464,7 @@ class ArbiterParams:
     the speech detector's own end-of-speech silence), seconds (0-3): a gap inside one
     utterance ("Oh. ... so what about") must not resume it between the acknowledgement and
     the rest."""
-    pause_wait_s: float = 1.0
+    pause_wait_s: float = 0.8
     """While the agent is paused, how long after the user's speech ends to wait for a final
     transcript that covers it before the stop stands ("no_words", "no_final"), seconds
     (0-3, not beyond `PAUSE_LIMIT_S`). The stop time is the pause's either way: a longer
@@ -947,7 +949,7 @@ class ArbiterDecider:
             and (ov.last_voiced_s is None or ov.final_at_s >= ov.last_voiced_s)
             and ov.finals >= ov.runs
         )
-        if not covered and now_s - ov.ended_at_s < self.params.pause_wait_s:
+        if not covered and now_s - ov.ended_at_s < self.params.pause_wait_s - 1e-9:
             return None
         if not ov.words:
             # no words to show it was an acknowledgement: the stop stands, as it would
