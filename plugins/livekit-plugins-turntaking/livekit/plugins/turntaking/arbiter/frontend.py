@@ -111,6 +111,16 @@ class AnalysisFrame:
     """The early audio scores this frame completed (none without an onset model)."""
 
 
+def _floor_and_margin(median_dbfs: float, p90_dbfs: float) -> tuple[float, float]:
+    """(floor dBFS, margin dB) of noise levels with this median and 90th percentile (see
+    `NOISE_SPREAD_MARGIN_DB`)."""
+    spread = p90_dbfs - median_dbfs
+    margin = min(
+        NOISE_GATE_MARGIN_DB, max(MIN_NOISE_GATE_MARGIN_DB, spread + NOISE_SPREAD_MARGIN_DB)
+    )
+    return median_dbfs, margin
+
+
 class NoiseFloorGate:
     """Holds frame features to the input's noise floor (pure, fed stream times).
 
@@ -166,16 +176,8 @@ class NoiseFloorGate:
         medians, p90s = np.percentile(
             np.array(self._levels, dtype=np.float64), [50.0, 90.0], axis=0
         )
-        broad, band = (
-            (
-                float(median),
-                min(
-                    NOISE_GATE_MARGIN_DB,
-                    max(MIN_NOISE_GATE_MARGIN_DB, float(p90 - median) + NOISE_SPREAD_MARGIN_DB),
-                ),
-            )
-            for median, p90 in zip(medians, p90s, strict=True)
-        )
+        broad = _floor_and_margin(float(medians[0]), float(p90s[0]))
+        band = _floor_and_margin(float(medians[1]), float(p90s[1]))
         return broad, band, float(p90s[1] - medians[1]) <= STEADY_BAND_SPREAD_DB
 
     def gate(self, features: AudioFeatures, end_s: float) -> AudioFeatures:
