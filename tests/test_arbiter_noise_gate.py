@@ -161,6 +161,9 @@ def test_the_speech_band_level_reads_a_voice_and_not_a_rumble() -> None:
     drop = np.mean([f.level_dbfs - (f.band_dbfs or 0.0) for f in bands])
     assert drop == pytest.approx(10 * np.log10(8000 / 3100), abs=0.7)
     assert AudioFeatures(-30.0, 0.1, DT).floor_level_dbfs == -30.0  # unmeasured: whole band
+    plain = frame_features(white[:n], rate, speech_band=False)  # no FFT where it is not used
+    assert plain.band_dbfs is None and plain.floor_level_dbfs == plain.level_dbfs
+    assert plain.voiced == bands[0].voiced and plain.level_dbfs == bands[0].level_dbfs
 
 
 def _rumble_frame(band_dbfs: float, level_dbfs: float = -30.0) -> AudioFeatures:

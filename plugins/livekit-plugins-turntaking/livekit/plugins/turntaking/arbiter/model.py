@@ -184,8 +184,12 @@ class AudioFeatures:
         return self.level_dbfs >= VOICED_MIN_DBFS and self.zcr <= VOICED_MAX_ZCR
 
 
-def frame_features(samples: npt.NDArray[np.float32], sample_rate_hz: int) -> AudioFeatures:
-    """Features of one mono float frame in [-1, 1] (10-20 ms recommended)."""
+def frame_features(
+    samples: npt.NDArray[np.float32], sample_rate_hz: int, *, speech_band: bool = True
+) -> AudioFeatures:
+    """Features of one mono float frame in [-1, 1] (10-20 ms recommended); `speech_band`:
+    also measure `AudioFeatures.band_dbfs` (an FFT per frame; only the noise gate uses it,
+    `voiced` does not)."""
     if sample_rate_hz <= 0:
         raise ValueError(f"sample_rate_hz must be > 0, got {sample_rate_hz}")
     x = np.asarray(samples, dtype=np.float32).reshape(-1)
@@ -202,7 +206,7 @@ def frame_features(samples: npt.NDArray[np.float32], sample_rate_hz: int) -> Aud
         level_dbfs=max(level, SILENCE_DBFS),
         zcr=zcr,
         duration_s=x.size / sample_rate_hz,
-        band_dbfs=_band_level_dbfs(x, sample_rate_hz),
+        band_dbfs=_band_level_dbfs(x, sample_rate_hz) if speech_band else None,
     )
 
 

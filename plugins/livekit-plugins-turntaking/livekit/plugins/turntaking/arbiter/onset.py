@@ -250,7 +250,7 @@ def voiced_seconds(samples: npt.NDArray[np.floating], sample_rate_hz: int) -> fl
     return sum(
         VOICED_BLOCK_S
         for k in range(len(x) // n)
-        if frame_features(x[k * n : (k + 1) * n], sample_rate_hz).voiced
+        if frame_features(x[k * n : (k + 1) * n], sample_rate_hz, speech_band=False).voiced
     )
 
 
