@@ -269,3 +269,111 @@ def test_the_agents_messages_set_the_expected_digit_count() -> None:
     assert ep.expected_digits == 6
     said("assistant", "Thanks. Anything else?")
     assert ep.expected_digits is None
+
+
+# -- the audio end-of-turn model, asked once per pause ------------------------------------
+
+
+class _ScriptedAudioModel:
+    """Stands for the audio end-of-turn model: answers `p` and records what it was given."""
+
+    def __init__(self, p: float | Exception) -> None:
+        self.p = p
+        self.calls: list[int] = []
+
+    def predict(self, pcm: Any) -> float:
+        self.calls.append(len(pcm))
+        if isinstance(self.p, Exception):
+            raise self.p
+        return self.p
+
+
+def _frames(seconds: float, rate: int = 48_000) -> list[Any]:
+    import numpy as np
+    from livekit import rtc
+
+    n = int(rate * 0.02)
+    tone = (3000 * np.sin(np.arange(n) * 2 * np.pi * 220 / rate)).astype(np.int16)
+    return [
+        rtc.AudioFrame(tone.tobytes(), sample_rate=rate, num_channels=1, samples_per_channel=n)
+        for _ in range(int(seconds / 0.02))
+    ]
+
+
+def _pause_with_audio(
+    vloop: VirtualTimeLoop, model: Any, *, audio_s: float = 2.0, rate: int = 48_000
+) -> tuple[float, list[EndpointDecision], AdaptiveTurnDetector]:
+    from sim.virtual_time import InlineExecutor
+
+    vloop.set_default_executor(InlineExecutor())
+
+    async def main() -> tuple[float, list[EndpointDecision], AdaptiveTurnDetector]:
+        det = _detector(threshold=0.95, audio_model=model)
+        decisions: list[EndpointDecision] = []
+        det.on("decision", decisions.append)
+        stream = det.stream()
+        for f in _frames(audio_s, rate):
+            stream.push_audio(f)
+        det.on_transcript("Yes, that sounds good to me.", is_final=True)
+        t0 = vloop.time()  # 0.2 s into the silence
+        ev = await stream.predict()
+        assert ev.end_of_turn_probability == 1.0
+        await stream.aclose()
+        return vloop.time() - t0, decisions, det
+
+    return vloop.run_until_complete(main())
+
+
+def test_words_and_audio_agreeing_commit_at_once(vloop: VirtualTimeLoop) -> None:
+    from livekit.plugins.turntaking.endpointing.model import AGREE_DELAY_S
+
+    sure = _ScriptedAudioModel(0.95)
+    waited, decisions, _ = _pause_with_audio(vloop, sure)
+    assert sure.calls == [19_200]  # once, 1.2 s of 16 kHz audio (48 kHz resampled)
+    assert decisions[-1].agreed and decisions[-1].p_audio == 0.95
+    assert waited == pytest.approx(AGREE_DELAY_S - FRAMEWORK_QUERY_SILENCE_S, abs=1e-6)
+    # negative control: an unsure audio model leaves the words' longer delay
+    unsure = _ScriptedAudioModel(0.1)
+    slow, decisions, _ = _pause_with_audio(vloop, unsure)
+    assert unsure.calls == [19_200] and not decisions[-1].agreed
+    assert slow > waited + 0.2
+    assert slow == pytest.approx(decisions[-1].delay_s - FRAMEWORK_QUERY_SILENCE_S, abs=1e-6)
+
+
+def test_a_short_window_is_sent_as_heard_and_no_audio_means_no_call(
+    vloop: VirtualTimeLoop,
+) -> None:
+    m = _ScriptedAudioModel(0.95)
+    _pause_with_audio(vloop, m, audio_s=0.5, rate=16_000)
+    assert m.calls == [8_000]
+    none = _ScriptedAudioModel(0.95)
+    _, decisions, _ = _pause_with_audio(vloop, none, audio_s=0.0)
+    assert none.calls == [] and not decisions[-1].agreed
+
+
+def test_a_failing_audio_model_logs_once_and_words_decide(
+    vloop: VirtualTimeLoop, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = _ScriptedAudioModel(RuntimeError("native library crashed"))
+    with caplog.at_level(logging.WARNING, logger="livekit.plugins.turntaking"):
+        waited, decisions, det = _pause_with_audio(vloop, broken)
+    assert broken.calls == [19_200] and det.audio_model is None
+    assert not decisions[-1].agreed and waited > 0.5
+    msgs = [r.message for r in caplog.records if "audio end-of-turn" in r.message]
+    assert len(msgs) == 1 and "native library crashed" in msgs[0]
+
+
+def test_audio_model_option_is_checked() -> None:
+    with pytest.raises(TypeError, match="audio_model must be True, False"):
+        AdaptiveTurnDetector(audio_model="v1-mini")  # type: ignore[arg-type]
+    assert AdaptiveTurnDetector(audio_model=False).audio_model is None
+
+
+def test_the_shipped_audio_model_runs_offline() -> None:
+    import numpy as np
+    from livekit.plugins.turntaking.endpointing.audio import WINDOW_SAMPLES, LocalEotModel
+
+    model = AdaptiveTurnDetector().audio_model
+    assert isinstance(model, LocalEotModel)
+    p = model.predict(np.zeros(WINDOW_SAMPLES, dtype=np.int16))
+    assert 0.0 <= p <= 1.0

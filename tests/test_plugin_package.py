@@ -225,7 +225,14 @@ def test_turntaking_wheel_holds_every_model_file_the_code_loads(turntaking: Buil
 
 def test_turntaking_requires_exactly_its_runtime_dependencies(turntaking: Built) -> None:
     reqs = _check_requirements(turntaking)
-    assert set(reqs) == {"livekit-agents", "livekit-plugins-silero", "numpy"}
+    assert set(reqs) == {
+        "livekit-agents",
+        "livekit-plugins-silero",
+        "livekit-local-inference",
+        "numpy",
+    }
+    # the audio end-of-turn model's native library, as livekit-agents 1.8.9 requires it
+    assert reqs["livekit-local-inference"].specifier.contains("0.2.7")
     # the plugin is built on 1.8.9's internals: the 1.8 series only
     for name in ("livekit-agents", "livekit-plugins-silero"):
         spec = reqs[name].specifier

@@ -5,26 +5,32 @@ VAD timeline's raw accumulated silence, once speech was reported), never from th
 In each silence the plugin's logic sets a delay from the turn's transcript so far (only
 `TranscriptEvent`s whose `at_s` has passed), this speaker's pause curve (learnt online from
 the silences they ended by speaking again, across items of the same `speaker` in manifest
-order) and, when `audio_weight > 0`, LiveKit's local audio end-of-turn model asked once per
-silence at 0.2 s (the framework's query time). The swept threshold is the posterior
-P(turn over) at which it commits; the default operating point was chosen on val.
+order) and the audio end-of-turn model the plugin asks (LiveKit's turn-detector-v1-mini on
+the last 1.2 s), once per silence at 0.2 s (the framework's query time): when it and the
+words agree the turn is over, the commit comes at `AGREE_DELAY_S` (`agreed_delay_s`; with
+`audio_weight > 0` its log-odds are also added to the words'). The swept threshold is the
+posterior P(turn over) at which it commits; the default operating point was chosen on val.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+from livekit.plugins.turntaking.endpointing.audio import WINDOW_SAMPLES as AUDIO_WINDOW_SAMPLES
+from livekit.plugins.turntaking.endpointing.audio import LocalEotModel
 from livekit.plugins.turntaking.endpointing.model import (
+    AUDIO_AGREE_PROBABILITY,
     DEFAULT_CEILING_S,
     DEFAULT_FLOOR_S,
     PRIOR_PSEUDO_COUNT,
     SCALE_PSEUDO_COUNT,
+    TEXT_AGREE_PROBABILITY,
     CompletenessModel,
     PausePrior,
     SpeakerPauseModel,
+    agreed_delay_s,
     commit_delay,
     end_probability,
     normalize_words,
@@ -37,7 +43,7 @@ from livekit.plugins.turntaking.endpointing.model import (
 
 from bench.datasets.audio import BENCH_SAMPLE_RATE_HZ, Samples
 from bench.datasets.manifest import EndpointItem
-from bench.evaluation.baselines.endpoint import EOT_SILENCE_S, EOT_WINDOW_SAMPLES, judge
+from bench.evaluation.baselines.endpoint import EOT_SILENCE_S, judge
 from bench.evaluation.baselines.vad_timeline import vad_timeline
 from bench.evaluation.types import EndpointOutcome, TranscriptEvent
 
@@ -102,6 +108,8 @@ class AdaptiveEndpointPolicy:
         thresholds: Sequence[float] = THRESHOLDS,
         default_threshold: float = DEFAULT_THRESHOLD,
         audio_weight: float = DEFAULT_AUDIO_WEIGHT,
+        audio_agree: float | None = AUDIO_AGREE_PROBABILITY,
+        text_agree: float = TEXT_AGREE_PROBABILITY,
         use_text: bool = True,
         adapt_per_speaker: bool = True,
         floor_s: float = DEFAULT_FLOOR_S,
@@ -121,6 +129,10 @@ class AdaptiveEndpointPolicy:
         self.thresholds = tuple(thresholds)
         self.default_threshold = default_threshold
         self.audio_weight = audio_weight
+        self.audio_agree = audio_agree
+        """Audio probability from which a commit the words agree on comes at
+        `AGREE_DELAY_S` (`agreed_delay_s`; None: off), as the plugin does."""
+        self.text_agree = text_agree
         self.use_text = use_text
         self.adapt_per_speaker = adapt_per_speaker
         self.floor_s = floor_s
@@ -138,7 +150,7 @@ class AdaptiveEndpointPolicy:
         """Apply the words' shortest delays (`cue_min_delay_s`), as the plugin does."""
         self._completeness: CompletenessModel | None = None
         self._prior: PausePrior | None = None
-        self._eot: Any = None
+        self._eot: LocalEotModel | None = None
         self._speakers: dict[str, SpeakerPauseModel] = {}
         self.model_calls = 0
         """Text/audio model evaluations (for the cost report)."""
@@ -149,10 +161,13 @@ class AdaptiveEndpointPolicy:
             self._prior = PausePrior.load()
         if self._completeness is None and self.use_text:
             self._completeness = CompletenessModel.load()
-        if self._eot is None and self.audio_weight > 0:
-            from livekit.local_inference import EOT
+        if self._eot is None and self._uses_audio:
+            self._eot = LocalEotModel()
+            self._eot.load()
 
-            self._eot = EOT()
+    @property
+    def _uses_audio(self) -> bool:
+        return self.audio_weight > 0 or (self.audio_agree is not None and self.use_text)
 
     def reset(self) -> None:
         """Forget every speaker's pauses."""
@@ -171,10 +186,11 @@ class AdaptiveEndpointPolicy:
 
     def _p_audio(self, audio: Samples, t_s: float) -> float:
         end = int(round(t_s * BENCH_SAMPLE_RATE_HZ))
-        window = audio[max(0, end - EOT_WINDOW_SAMPLES) : end]
+        window = audio[max(0, end - AUDIO_WINDOW_SAMPLES) : end]
         pcm = (np.clip(window, -1.0, 1.0) * 32767.0).astype(np.int16)
         self.model_calls += 1
-        return float(self._eot.predict(pcm))
+        assert self._eot is not None
+        return self._eot.predict(pcm)
 
     def run(
         self, item: EndpointItem, audio: Samples, transcript: Sequence[TranscriptEvent]
@@ -218,12 +234,7 @@ class AdaptiveEndpointPolicy:
                 key = None
                 p_audio = None
             last_silence_s = f.silence_s
-            if (
-                self.audio_weight > 0
-                and p_audio is None
-                and f.silence_s >= EOT_SILENCE_S
-                and f.speaking
-            ):
+            if self._uses_audio and p_audio is None and f.silence_s >= EOT_SILENCE_S and f.speaking:
                 p_audio = self._p_audio(audio, f.t_s)
             # until a fresh hypothesis arrives the text model abstains
             text = heard.text_for(pause_start_s)
@@ -248,6 +259,19 @@ class AdaptiveEndpointPolicy:
                     )
                     for thr, floor in zip(self.thresholds, self._floors_s, strict=True)
                 ]
+                if self.audio_agree is not None:
+                    delays = [
+                        agreed_delay_s(
+                            d,
+                            p_text,
+                            p_audio,
+                            cues,
+                            audio_min=self.audio_agree,
+                            text_min=self.text_agree,
+                            floor_s=floor,
+                        )
+                        for d, floor in zip(delays, self._floors_s, strict=True)
+                    ]
             assert delays is not None
             for k, d in enumerate(delays):
                 if not fired[k] and f.silence_s >= d:

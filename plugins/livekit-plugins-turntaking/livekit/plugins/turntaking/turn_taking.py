@@ -29,6 +29,7 @@ from .arbiter.model import ModelFileError as ArbiterFileError
 from .arbiter.onset import OnsetModel
 from .arbiter.playout import DEFAULT_OUTPUT_LEAD_S
 from .endpointing import AdaptiveTurnDetector, EndpointDecision
+from .endpointing.audio import LocalEotModel
 from .endpointing.detector import FALLBACK_DELAY_S, VAD_MIN_SILENCE_S
 from .endpointing.model import (
     DEFAULT_THRESHOLD,
@@ -86,6 +87,9 @@ class TurnTakingModels:
     """The endpointing's completeness model (None: fixed endpointing)."""
     pause_prior: PausePrior | None = None
     """The endpointing's prior over a speaker's pauses."""
+    audio_eot: LocalEotModel | None = None
+    """The audio end-of-turn model the endpointing asks once per pause (LiveKit's
+    turn-detector-v1-mini, in-process; None: not loaded, words and pauses alone)."""
     vad: lk_vad.VAD | None = None
     """Silero VAD tuned for the adaptive endpointing (`min_silence_duration` 0.25 s), or None
     when not loaded."""
@@ -93,12 +97,15 @@ class TurnTakingModels:
     """What could not be loaded (the plugin concerned falls back to framework behaviour)."""
 
 
-def load_models(*, load_vad: bool = True) -> TurnTakingModels:
-    """Load the arbiter's and the endpointing's weights (blocking, well under a second).
+def load_models(*, load_vad: bool = True, load_audio_eot: bool = True) -> TurnTakingModels:
+    """Load the arbiter's and the endpointing's weights (blocking: well under a second, and
+    2-3 s the first time a process loads the audio end-of-turn model).
 
     A missing or broken file does not raise: it is logged and recorded in `problems`, and
     the plugin concerned falls back to the framework's behaviour. `load_vad` also loads the
-    Silero VAD the endpointing needs (skip it when the session builds its own)."""
+    Silero VAD the endpointing needs (skip it when the session builds its own);
+    `load_audio_eot` the audio end-of-turn model (skip it to decide on words and pauses
+    alone)."""
     problems: list[str] = []
     arbiter_model: TextModel | None = None
     arbiter_params: ArbiterParams | None = None
@@ -117,6 +124,14 @@ def load_models(*, load_vad: bool = True) -> TurnTakingModels:
         completeness, prior = CompletenessModel.load(), PausePrior.load()
     except EndpointingFileError as e:
         problems.append(f"endpointing: {e}")
+    audio_eot: LocalEotModel | None = None
+    if load_audio_eot:
+        try:
+            audio_eot = LocalEotModel()
+            audio_eot.load()
+        except Exception as e:
+            audio_eot = None
+            problems.append(f"endpointing audio end-of-turn model: {e}")
     vad = _silero_vad(VAD_MIN_SILENCE_S) if load_vad else None
     for p in problems:
         logger.error("turn-taking model unavailable, framework behaviour used: %s", p)
@@ -126,6 +141,7 @@ def load_models(*, load_vad: bool = True) -> TurnTakingModels:
         arbiter_onset=onset,
         completeness=completeness,
         pause_prior=prior,
+        audio_eot=audio_eot,
         vad=vad,
         problems=tuple(problems),
     )
@@ -217,6 +233,7 @@ class TurnTaking:
                 threshold=float(patience),
                 floor_s=floor_s,
                 fallback_delay_s=max(FALLBACK_DELAY_S, floor_s),
+                audio_model=models.audio_eot or False,
                 completeness=models.completeness,
                 prior=models.pause_prior,
             )

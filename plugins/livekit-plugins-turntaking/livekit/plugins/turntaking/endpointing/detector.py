@@ -37,8 +37,10 @@ from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
 from livekit.agents.voice.turn import EndpointingOptions, TurnDetectionEvent
 
 from ..log import logger
+from .audio import AudioEndOfTurnModel, AudioWindow, LocalEotModel
 from .continuation import DEFAULT_QUICK_STOP_S, ContinuationGuard, GuardAction
 from .model import (
+    AUDIO_AGREE_PROBABILITY,
     DEFAULT_CEILING_S,
     DEFAULT_FLOOR_S,
     DEFAULT_STT_WAIT_S,
@@ -82,7 +84,12 @@ class AdaptiveTurnDetector(rtc.EventEmitter[EventName]):
     final transcript of the speech that ended the pause (never less than its plan).
     `merge_continuations`: when the user goes on right after a commit, withdraw the reply
     and make their words part of the same turn (`continuation.ContinuationGuard`;
-    `quick_stop_s` in [0, 2] s: how long the reply may have been audible for that)."""
+    `quick_stop_s` in [0, 2] s: how long the reply may have been audible for that).
+    `audio_model`: True asks LiveKit's turn-detector-v1-mini (in-process, `audio.
+    LocalEotModel`) once per pause, at the framework's 0.2 s query, off the event loop;
+    when it and the words agree the turn is over, the commit comes at 0.25 s
+    (`model.agreed_delay_s`); it never delays a commit. False: words and pauses alone; or
+    any `audio.AudioEndOfTurnModel`."""
 
     def __init__(
         self,
@@ -94,6 +101,7 @@ class AdaptiveTurnDetector(rtc.EventEmitter[EventName]):
         stt_wait_s: float = DEFAULT_STT_WAIT_S,
         merge_continuations: bool = True,
         quick_stop_s: float = DEFAULT_QUICK_STOP_S,
+        audio_model: AudioEndOfTurnModel | bool = True,
         completeness: CompletenessModel | None = None,
         prior: PausePrior | None = None,
         clock: Callable[[], float] | None = None,
@@ -109,6 +117,19 @@ class AdaptiveTurnDetector(rtc.EventEmitter[EventName]):
             )
         if not 0.0 <= stt_wait_s <= MAX_STT_WAIT_S:
             raise ValueError(f"stt_wait_s must be in [0, {MAX_STT_WAIT_S}] s, got {stt_wait_s}")
+        if audio_model is True:
+            audio: AudioEndOfTurnModel | None = LocalEotModel()
+        elif audio_model is False:
+            audio = None
+        elif callable(getattr(audio_model, "predict", None)):
+            audio = audio_model
+        else:
+            raise TypeError(
+                "audio_model must be True, False or an object with predict(pcm) -> float, "
+                f"got {audio_model!r}"
+            )
+        self._audio_model = audio
+        self._audio_tasks: set[asyncio.Future[float]] = set()
         self._threshold = threshold
         self._stt_wait_s = stt_wait_s
         self._floor_s = floor_s
@@ -161,8 +182,14 @@ class AdaptiveTurnDetector(rtc.EventEmitter[EventName]):
     # -- setup -------------------------------------------------------------------------
 
     def prewarm(self) -> None:
-        """Load the shipped models (small numpy files). On failure, logs once and falls back
-        to fixed endpointing at `fallback_delay_s`."""
+        """Load the shipped models (small numpy files) and the audio model. On failure of
+        the former, logs once and falls back to fixed endpointing at `fallback_delay_s`; of
+        the audio model, logs once and decides on words and pauses alone."""
+        if isinstance(self._audio_model, LocalEotModel):
+            try:
+                self._audio_model.load()
+            except Exception as exc:
+                self._audio_failed(exc)
         try:
             completeness = self._completeness or CompletenessModel.load()
             prior = self._prior or PausePrior.load()
@@ -177,8 +204,25 @@ class AdaptiveTurnDetector(rtc.EventEmitter[EventName]):
             threshold=self._threshold,
             floor_s=self._floor_s,
             ceiling_s=self._ceiling_s,
+            audio_agree_probability=AUDIO_AGREE_PROBABILITY if self._audio_model else None,
             stt_wait_s=self._stt_wait_s,
         )
+
+    def _audio_failed(self, exc: BaseException) -> None:
+        """The audio model failed: log once, go on with words and pauses alone."""
+        if self._audio_model is None:
+            return
+        self._audio_model = None
+        if self._endpointer is not None:
+            self._endpointer.audio_agree_probability = None
+        logger.warning(
+            "audio end-of-turn model unavailable, deciding on words and pauses alone: %s", exc
+        )
+
+    @property
+    def audio_model(self) -> AudioEndOfTurnModel | None:
+        """The audio end-of-turn model asked once per pause (None: off or failed)."""
+        return self._audio_model
 
     def endpointing_options(self) -> EndpointingOptions:
         """The session's endpointing options this detector needs (floor and ceiling)."""
@@ -437,6 +481,9 @@ class AdaptiveTurnDetectorStream:
         self._timer: asyncio.TimerHandle | None = None
         self._pause_start_s: float | None = None
         self._closed = False
+        self._window: AudioWindow | None = (
+            AudioWindow() if detector._audio_model is not None else None
+        )
 
     @property
     def model(self) -> str:
@@ -465,7 +512,10 @@ class AdaptiveTurnDetectorStream:
         return language is None or str(language).lower().startswith("en")
 
     def push_audio(self, frame: rtc.AudioFrame) -> None:
-        """Audio is not needed: the pause timing comes from the framework's VAD."""
+        """The user's audio: its last 1.2 s go to the audio end-of-turn model at each pause
+        (the pause timing itself comes from the framework's VAD)."""
+        if self._window is not None and self._det._audio_model is not None:
+            self._window.push(frame)
 
     def predict(self) -> asyncio.Future[TurnDetectionEvent]:
         """Called after 0.2 s of silence: plan the commit of this pause."""
@@ -487,7 +537,42 @@ class AdaptiveTurnDetectorStream:
             except Exception as exc:
                 self._det._model_failed(exc)
         self._replan()
+        if not fut.done():
+            self._ask_audio(fut)
         return fut
+
+    def _ask_audio(self, fut: asyncio.Future[TurnDetectionEvent]) -> None:
+        """Ask the audio model about this pause, off the loop; its answer re-plans the
+        pause if the pause is still open (`_audio_answered`)."""
+        model = self._det._audio_model
+        if model is None or self._window is None or self._det.endpointer is None:
+            return
+        pcm = self._window.snapshot()
+        if pcm.size == 0:
+            return
+        task: asyncio.Future[float] = asyncio.ensure_future(asyncio.to_thread(model.predict, pcm))
+        self._det._audio_tasks.add(task)
+        task.add_done_callback(lambda t: self._audio_answered(t, fut))
+
+    def _audio_answered(
+        self, task: asyncio.Future[float], fut: asyncio.Future[TurnDetectionEvent]
+    ) -> None:
+        self._det._audio_tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            self._det._audio_failed(exc)
+            return
+        ep = self._det.endpointer
+        if fut is not self._fut or fut.done() or ep is None:
+            return  # the user went on, or the pause was already committed
+        try:
+            ep.on_audio_probability(task.result())
+        except ValueError as bad:
+            self._det._audio_failed(bad)
+            return
+        self._replan()
 
     def _replan(self) -> None:
         fut = self._fut

@@ -47,6 +47,7 @@ __all__ = [
     "PausePrior",
     "SpeakerPauseModel",
     "TurnCues",
+    "agreed_delay_s",
     "commit_delay",
     "cue_min_delay_s",
     "end_probability",
@@ -54,6 +55,7 @@ __all__ = [
     "patience_floor_s",
     "trailing_digits",
     "turn_cues",
+    "words_hold_turn",
 ]
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -622,6 +624,57 @@ def cue_min_delay_s(cues: TurnCues) -> float:
     return 0.0
 
 
+AUDIO_AGREE_PROBABILITY = 0.36
+"""Audio end-of-turn probability (LiveKit's turn-detector-v1-mini on the pause's last
+1.2 s) at or above which the audio says the turn is over (`agreed_delay_s`): LiveKit's own
+threshold for English (`unlikely_threshold`), below which the framework waits its longest.
+Not tuned on the benchmark: its rendered voices give every pause and every end the same
+prosody, so they cannot show what the audio model knows (on them it separates ends from
+pauses with an AUC of only 0.62-0.64, on real calls far better)."""
+TEXT_AGREE_PROBABILITY = 0.2
+"""Completeness probability at or above which the words do not contradict an audio
+"over" (`agreed_delay_s`). Chosen on the val endpoint sets (2026-12-06) among 0.05-0.8: the
+lowest bar whose default point stays at or under the words-only curve (fewer cut-offs at
+the same mean latency) on all four (MRDA and Map Task, clean and telephony); it moved the
+MRDA clean default from 0.681 to 0.629 s of mean latency. The completeness model reads
+even a plain finished sentence at 0.3-0.5, so a higher bar would almost never let the audio
+speak."""
+AGREE_DELAY_S = 0.25
+"""Delay of a commit the words and the audio agree on (s): the framework asks at 0.2 s of
+silence and the audio model answers in 25-45 ms on two cores."""
+
+
+def words_hold_turn(cues: TurnCues) -> bool:
+    """The words say the turn goes on: a trailing continuer or filler, or digits being read
+    out (a whole number is not held)."""
+    open_dictation = cues.dictation and not cues.number_complete
+    return cues.trailing_continuer or cues.trailing_filler or cues.digit_string or open_dictation
+
+
+def agreed_delay_s(
+    delay_s: float,
+    p_text: float | None,
+    p_audio: float | None,
+    cues: TurnCues,
+    *,
+    audio_min: float,
+    text_min: float,
+    floor_s: float,
+) -> float:
+    """`delay_s` (s), shortened to `AGREE_DELAY_S` when the words and the audio agree the
+    turn is over: `p_text` >= `text_min`, `p_audio` >= `audio_min` and no cue holds the turn
+    (`words_hold_turn`). Otherwise `delay_s` unchanged: the audio model only ever makes a
+    commit sooner, and only together with the words, so a voice that sounds finished
+    mid-sentence ("I want to go to") or words that read finished in a rising voice keep the
+    words' delay. A patience whose shortest delay `floor_s` is longer than `AGREE_DELAY_S`
+    turns the shortcut off: that user asked to wait for the words' own certainty."""
+    if p_text is None or p_audio is None or floor_s > AGREE_DELAY_S:
+        return delay_s
+    if p_audio < audio_min or p_text < text_min or words_hold_turn(cues):
+        return delay_s
+    return min(delay_s, AGREE_DELAY_S)
+
+
 class EndpointState(Enum):
     """Where the user's turn stands."""
 
@@ -650,6 +703,9 @@ class EndpointDecision:
     """Audio end-of-turn model probability (None: not asked)."""
     p_end: float
     """Combined P(this silence ends the turn) before the silence is taken into account."""
+    agreed: bool
+    """The words and the audio model agreed the turn is over, which shortened the delay
+    (`agreed_delay_s`)."""
     speaker_p90_s: float
     """90th percentile of this speaker's mid-turn pauses (s), the patience it implies."""
     cues: TurnCues
@@ -677,6 +733,8 @@ class AdaptiveEndpointer:
         floor_s: float = DEFAULT_FLOOR_S,
         ceiling_s: float = DEFAULT_CEILING_S,
         audio_weight: float = 0.0,
+        audio_agree_probability: float | None = AUDIO_AGREE_PROBABILITY,
+        text_agree_probability: float = TEXT_AGREE_PROBABILITY,
         stt_wait_s: float = DEFAULT_STT_WAIT_S,
     ) -> None:
         if not 0.0 < threshold < 1.0:
@@ -687,6 +745,14 @@ class AdaptiveEndpointer:
             )
         if not 0.0 <= audio_weight <= 2.0:
             raise ValueError(f"audio_weight must be in [0, 2], got {audio_weight}")
+        if audio_agree_probability is not None and not 0.0 < audio_agree_probability <= 1.0:
+            raise ValueError(
+                f"audio_agree_probability must be in (0, 1] or None, got {audio_agree_probability}"
+            )
+        if not 0.0 < text_agree_probability <= 1.0:
+            raise ValueError(
+                f"text_agree_probability must be in (0, 1], got {text_agree_probability}"
+            )
         if not 0.0 <= stt_wait_s <= MAX_STT_WAIT_S:
             raise ValueError(f"stt_wait_s must be in [0, {MAX_STT_WAIT_S}] s, got {stt_wait_s}")
         self.completeness = completeness
@@ -695,6 +761,10 @@ class AdaptiveEndpointer:
         self.floor_s = floor_s
         self.ceiling_s = ceiling_s
         self.audio_weight = audio_weight
+        self.audio_agree_probability = audio_agree_probability
+        """Audio probability from which a commit the words agree on comes sooner (None:
+        the audio model never shortens a delay)."""
+        self.text_agree_probability = text_agree_probability
         self.stt_wait_s = stt_wait_s
         self.state = EndpointState.IDLE
         self._last_final_s: float | None = None
@@ -815,6 +885,18 @@ class AdaptiveEndpointer:
             ceiling_s=self.ceiling_s,
             cues=cues,
         )
+        agreed = False
+        if self.audio_agree_probability is not None:
+            shorter = agreed_delay_s(
+                delay,
+                p_text,
+                self._p_audio,
+                cues,
+                audio_min=self.audio_agree_probability,
+                text_min=self.text_agree_probability,
+                floor_s=self.floor_s,
+            )
+            agreed, delay = shorter < delay, shorter
         dec = EndpointDecision(
             pause_start_s=self._pause_start_s,
             delay_s=delay,
@@ -822,6 +904,7 @@ class AdaptiveEndpointer:
             p_text=p_text,
             p_audio=self._p_audio,
             p_end=p_end,
+            agreed=agreed,
             speaker_p90_s=self.pauses.quantile_s(0.9),
             cues=cues,
             words=len(words),
