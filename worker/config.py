@@ -15,7 +15,7 @@ from typing import Final, Literal
 
 from dotenv import dotenv_values
 
-DEFAULT_PATIENCE: Final = 0.52
+DEFAULT_PATIENCE: Final = 0.54
 """The plugin's default `TurnTaking(patience=...)` (a test keeps them equal; importing the
 plugin here would load the framework before `--help` answers)."""
 MIN_PATIENCE: Final = 0.3

@@ -60,10 +60,8 @@ since 2026-12-03 in finer steps from 0.85, where the 5 and 10 % budgets fall (th
 baselines' windows went to 0.05 s steps at the same time,
 `bench.evaluation.baselines.endpoint.SILENCE_WINDOWS_S`)."""
 DEFAULT_THRESHOLD = DEFAULT_COMMIT_THRESHOLD
-"""Headline operating point, the plugin's default: the lowest-latency point of the sweep
-whose false cut-off rate is <= 5 % on both full val endpoint sets (2026-12-02: clean 4.4 %
-at 2.15 s, telephony 4.6 % at 2.14 s) and on the val corpus replay (`python -m
-bench.evaluation.endpoint_corpus`: 1.0 %); docs/endpointing.md."""
+"""Headline operating point, the plugin's default (chosen on val; see
+`livekit.plugins.turntaking.endpointing.model.DEFAULT_THRESHOLD`)."""
 FRESH_TOLERANCE_S = 0.1
 """A hypothesis counts for the current silence when its audio reaches this close to the
 silence's start (s)."""
