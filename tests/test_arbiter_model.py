@@ -628,3 +628,38 @@ def test_the_agents_echo_does_not_duck_it() -> None:
     # a stray frame the echo gate missed is outweighed by the echo
     d.push_audio_features(VOICED, 2.22)
     assert not d.duck_wanted(2.22)
+
+
+# -- the user going on with a turn committed a moment ago ---------------------------------
+
+
+def _short_word_over_a_fresh_reply(*, continues_turn: bool, word: str) -> OverlapEvent | None:
+    """The agent's reply ("okay") has just started; the user says one short word (0.2 s,
+    under `short_speech_s`) that the toy model does not know (probability 0.5)."""
+    d = ArbiterDecider(toy_model(), params=PARAMS)
+    d.on_agent_speech("okay", 0.0)
+    d.on_user_speech_start(0.05)
+    voiced_frames(d, 0.05, 10)
+    assert d.on_user_speech_end(0.3) is None
+    return d.on_transcript(word, True, 0.6, continues_turn=continues_turn)
+
+
+def test_the_rest_of_a_committed_sentence_is_not_a_backchannel() -> None:
+    ev = _short_word_over_a_fresh_reply(continues_turn=True, word="Names.")
+    assert ev is not None and ev.label == "interruption" and ev.cues == ("continuation",)
+    # negative control: the same word over a reply well under way reads as a backchannel
+    ev = _short_word_over_a_fresh_reply(continues_turn=False, word="Names.")
+    assert ev is not None and ev.label == "backchannel"
+
+
+def test_an_acknowledgement_stays_a_backchannel_while_going_on() -> None:
+    ev = _short_word_over_a_fresh_reply(continues_turn=True, word="Yeah.")
+    assert ev is not None and ev.label == "backchannel"
+
+
+def test_going_on_confirms_a_pause() -> None:
+    d = paused_on_early_audio()
+    voiced_frames(d, 2.2, 5)
+    ev = d.on_transcript("the German names", False, 2.5, continues_turn=True)
+    assert ev is not None and ev.label == "interruption"
+    assert ev.cues == ("early_audio", "continuation")

@@ -121,3 +121,20 @@ def test_join_without_an_earlier_user_message_changes_nothing() -> None:
     new = llm.ChatMessage(role="user", content=["Hi."])
     assert join_continuation(ctx, new) == set()
     assert new.text_content == "Hi."
+
+
+def test_going_on_is_known_from_the_speech_start_until_the_reply_ends() -> None:
+    g = ContinuationGuard(quick_stop_s=0.5)
+    assert not g.going_on
+    g.on_commit(10.0)
+    assert not g.going_on  # committed, nobody spoke yet
+    g.on_user_speech_start(10.2)
+    assert g.going_on  # before the reply was audible
+    g.on_agent_audible(10.3)
+    assert g.going_on
+    g.on_reply_done()
+    assert not g.going_on
+    g.on_commit(20.0)
+    g.on_agent_audible(20.3)
+    g.on_user_speech_start(21.0)  # 0.7 s into the reply: an ordinary overlap
+    assert not g.going_on

@@ -421,3 +421,20 @@ def test_a_raising_callback_does_not_turn_the_plugin_off(
     assert tt.arbiter.active and tt.arbiter.metrics.fallbacks == 0
     assert [m for m in r.history if m["role"] == "user"] == [] and r.llm_calls == 0
     assert any("callback" in rec.getMessage() for rec in caplog.records)
+
+
+def test_the_arbiter_asks_the_endpointing_whether_the_user_is_going_on(
+    models: TurnTakingModels,
+) -> None:
+    async def run() -> None:
+        tt = TurnTaking(models)
+        session: AgentSession[Any] = AgentSession(turn_handling=tt.turn_handling())
+        tt.attach(session)
+        assert tt.arbiter is not None and tt.endpointing is not None
+        assert tt.arbiter.continuation_probe == tt.endpointing.user_going_on
+        assert tt.arbiter.continuation_probe() is False  # no turn committed yet
+        words_only = TurnTaking(models, adaptive_endpointing=False)
+        words_only.attach(AgentSession(turn_handling=words_only.turn_handling()))
+        assert words_only.arbiter is not None and words_only.arbiter.continuation_probe is None
+
+    run_virtual(run())

@@ -351,6 +351,8 @@ class TurnTaking:
             det.attach(session)
             det.on("decision", self._on_decision)
         if arb is not None:
+            if det is not None:
+                arb.continuation_probe = det.user_going_on
             arb.attach(session, agent)
             arb.on("overlap", self._on_overlap)
             arb.on("yield", self._on_yield)

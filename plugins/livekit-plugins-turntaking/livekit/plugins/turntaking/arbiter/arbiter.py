@@ -254,6 +254,11 @@ class InterruptionArbiter:
         """Stream time of a VAD start the own speech detector did not hear (None: heard,
         or no such start pending), seconds."""
         self._wrapped: weakref.WeakSet[Agent] = weakref.WeakSet()
+        self.continuation_probe: Callable[[], bool] | None = None
+        """Asked at each user transcript during an overlap: True while the user is going on
+        with a turn committed a moment ago (set by `TurnTaking` to the adaptive
+        endpointing's `AdaptiveTurnDetector.user_going_on`); their words other than an
+        acknowledgement then interrupt the reply (`ArbiterDecider.on_transcript`)."""
 
     @classmethod
     def load(
@@ -690,7 +695,9 @@ class InterruptionArbiter:
             if d.state in (ArbiterState.LISTENING, ArbiterState.PAUSED):
                 final = ev.type == stt.SpeechEventType.FINAL_TRANSCRIPT
                 self._held.append(ev)
-                decided = d.on_transcript(text, final, now)
+                probe = self.continuation_probe
+                going_on = probe is not None and probe()
+                decided = d.on_transcript(text, final, now, continues_turn=going_on)
                 if d.last_transcript_echo:
                     self._held.remove(ev)
                     self.metrics.dropped_transcripts += 1

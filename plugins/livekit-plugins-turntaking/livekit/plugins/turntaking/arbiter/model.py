@@ -830,8 +830,15 @@ class ArbiterDecider:
             return self._stop_on_audio(now_s, "early_audio")
         return self.tick(now_s)
 
-    def on_transcript(self, text: str, is_final: bool, now_s: float) -> OverlapEvent | None:
-        """A speech-to-text hypothesis of the user's current utterance (full text so far)."""
+    def on_transcript(
+        self, text: str, is_final: bool, now_s: float, *, continues_turn: bool = False
+    ) -> OverlapEvent | None:
+        """A speech-to-text hypothesis of the user's current utterance (full text so far).
+        `continues_turn`: the user's turn was committed a moment ago and they went on
+        speaking before or just as the reply became audible (the endpointing's
+        `ContinuationGuard`): words other than an acknowledgement are the rest of their turn,
+        an interruption (cue "continuation") whatever the text model says, since it learnt
+        backchannels against replies well under way, not a sentence's tail."""
         self.last_transcript_echo = False
         ov = self._ov
         if self._state not in (ArbiterState.LISTENING, ArbiterState.PAUSED) or ov is None:
@@ -855,6 +862,10 @@ class ArbiterDecider:
             ov.finals += 1
         ov.probability = self._prob(words)
         p = self.params
+        if continues_turn and not acknowledgement_only(words):
+            if self._state is ArbiterState.PAUSED:
+                return self._confirm(now_s, "continuation")
+            return self._decide("interruption", now_s, ("continuation",))
         if self._state is ArbiterState.PAUSED:
             if p.question_answer and self._agent_question:
                 return self._confirm(now_s, "answer_to_question")

@@ -141,6 +141,13 @@ class ContinuationGuard:
         self.state = GuardState.IDLE
 
     @property
+    def going_on(self) -> bool:
+        """Whether the user started speaking again while it counted as going on with the
+        committed turn (before its reply was audible, or within `quick_stop_s` of it), and
+        the reply has not finished or been withdrawn yet."""
+        return self.resumed_at_s is not None and self.state is not GuardState.IDLE
+
+    @property
     def merge_pending(self) -> bool:
         """Whether the next user turn continues the committed one (not yet taken)."""
         return self._merge

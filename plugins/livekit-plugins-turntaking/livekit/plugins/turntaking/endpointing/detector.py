@@ -244,6 +244,13 @@ class AdaptiveTurnDetector(rtc.EventEmitter[EventName]):
         """The continuation logic (None when `merge_continuations` is off)."""
         return self._guard
 
+    def user_going_on(self) -> bool:
+        """Whether the user is going on with the turn just committed (`ContinuationGuard.
+        going_on`; False without `merge_continuations`). The interruption arbiter asks it so
+        that the rest of their sentence over the reply's first syllables is not taken for a
+        backchannel."""
+        return self._guard is not None and self._guard.going_on
+
     @property
     def is_fallback(self) -> bool:
         """True when the models failed to load and a fixed delay is used."""
