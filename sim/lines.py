@@ -36,5 +36,7 @@ USER_CLIPS: dict[str, str] = {
     "number_part2": "Two two three, four five six seven.",
     "code_part1": "It's four one five.",
     "code_part2": "Two two three.",
+    "email_part1": "Can you send it to my email?",
+    "email_part2": "Please.",
 }
 """User clips by name -> the text rendered."""
