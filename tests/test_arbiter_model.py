@@ -655,6 +655,12 @@ def test_the_rest_of_a_committed_sentence_is_not_a_backchannel() -> None:
 def test_an_acknowledgement_stays_a_backchannel_while_going_on() -> None:
     ev = _short_word_over_a_fresh_reply(continues_turn=True, word="Yeah.")
     assert ev is not None and ev.label == "backchannel"
+    # a tag question on the user's sentence asks the agent: their turn
+    ev = _short_word_over_a_fresh_reply(continues_turn=True, word="Right?")
+    assert ev is not None and ev.label == "interruption" and ev.cues == ("continuation",)
+    # negative control: over a reply well under way the same "Right?" is a backchannel
+    ev = _short_word_over_a_fresh_reply(continues_turn=False, word="Right?")
+    assert ev is not None and ev.label == "backchannel"
 
 
 def test_going_on_confirms_a_pause() -> None:

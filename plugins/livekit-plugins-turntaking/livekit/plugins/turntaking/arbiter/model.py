@@ -836,9 +836,10 @@ class ArbiterDecider:
         """A speech-to-text hypothesis of the user's current utterance (full text so far).
         `continues_turn`: the user's turn was committed a moment ago and they went on
         speaking before or just as the reply became audible (the endpointing's
-        `ContinuationGuard`): words other than an acknowledgement are the rest of their turn,
-        an interruption (cue "continuation") whatever the text model says, since it learnt
-        backchannels against replies well under way, not a sentence's tail."""
+        `ContinuationGuard`): words other than an acknowledgement, or any question ("Right?"),
+        are the rest of their turn, an interruption (cue "continuation") whatever the text
+        model says, since it learnt backchannels against replies well under way, not a
+        sentence's tail."""
         self.last_transcript_echo = False
         ov = self._ov
         if self._state not in (ArbiterState.LISTENING, ArbiterState.PAUSED) or ov is None:
@@ -862,7 +863,9 @@ class ArbiterDecider:
             ov.finals += 1
         ov.probability = self._prob(words)
         p = self.params
-        if continues_turn and not acknowledgement_only(words):
+        # a tag question ("..., right?") asks the agent something: the user's, not a nod
+        asked = text.rstrip().endswith("?")
+        if continues_turn and (asked or not acknowledgement_only(words)):
             if self._state is ArbiterState.PAUSED:
                 return self._confirm(now_s, "continuation")
             return self._decide("interruption", now_s, ("continuation",))
