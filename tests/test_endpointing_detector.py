@@ -377,3 +377,28 @@ def test_the_shipped_audio_model_runs_offline() -> None:
     assert isinstance(model, LocalEotModel)
     p = model.predict(np.zeros(WINDOW_SAMPLES, dtype=np.int16))
     assert 0.0 <= p <= 1.0
+
+
+def test_a_stream_without_prewarm_never_loads_the_audio_model_on_the_loop(
+    vloop: VirtualTimeLoop,
+) -> None:
+    from livekit.plugins.turntaking.endpointing.audio import LocalEotModel
+
+    class Counting(LocalEotModel):
+        loads = 0
+
+        def load(self) -> None:
+            Counting.loads += 1
+            super().load()
+
+    async def main() -> None:
+        det = AdaptiveTurnDetector(
+            completeness=CompletenessModel.load(), prior=PRIOR, audio_model=Counting()
+        )
+        stream = det.stream()  # the framework opens it on the event loop
+        assert det.endpointer is not None and Counting.loads == 0
+        await stream.aclose()
+        det.prewarm()  # the documented place: loads it
+        assert Counting.loads == 1
+
+    vloop.run_until_complete(main())

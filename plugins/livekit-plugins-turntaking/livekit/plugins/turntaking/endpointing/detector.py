@@ -174,7 +174,9 @@ class AdaptiveTurnDetector(rtc.EventEmitter[EventName]):
         """A stream for one session's audio (the framework opens one per activity)."""
         del conn_options  # local model: no connection
         if self._endpointer is None and not self._failed:
-            self.prewarm()
+            # on the event loop: the small files only; an audio model not loaded by prewarm()
+            # loads on its first call, off the loop (2-3 s the first time in a process)
+            self._load_words_models()
         s = AdaptiveTurnDetectorStream(self)
         self._streams.append(s)
         return s
@@ -190,6 +192,9 @@ class AdaptiveTurnDetector(rtc.EventEmitter[EventName]):
                 self._audio_model.load()
             except Exception as exc:
                 self._audio_failed(exc)
+        self._load_words_models()
+
+    def _load_words_models(self) -> None:
         try:
             completeness = self._completeness or CompletenessModel.load()
             prior = self._prior or PausePrior.load()
