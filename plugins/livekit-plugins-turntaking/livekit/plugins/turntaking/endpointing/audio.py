@@ -91,6 +91,3 @@ class AudioWindow:
         """A copy of the window (fewer samples until 1.2 s have been heard)."""
         out: npt.NDArray[np.int16] = self._buf.read()
         return out
-
-    def clear(self) -> None:
-        self._buf.reset()

@@ -633,7 +633,7 @@ AUDIO_AGREE_PROBABILITY = 0.36
 threshold for English (`unlikely_threshold`), below which the framework waits its longest.
 Not tuned on the benchmark: its rendered voices give every pause and every end the same
 prosody, so they cannot show what the audio model knows (on them it separates ends from
-pauses with an AUC of only 0.62-0.64, on real calls far better)."""
+pauses with an AUC of only 0.62-0.64); recorded calls judge it."""
 TEXT_AGREE_PROBABILITY = 0.2
 """Completeness probability at or above which the words do not contradict an audio
 "over" (`agreed_delay_s`). Chosen on the val endpoint sets (2026-12-06) among 0.05-0.8: the
