@@ -7,7 +7,7 @@ In each silence the plugin's logic sets a delay from the turn's transcript so fa
 the silences they ended by speaking again, across items of the same `speaker` in manifest
 order) and the audio end-of-turn model the plugin asks (LiveKit's turn-detector-v1-mini on
 the last 1.2 s), once per silence at 0.2 s (the framework's query time): when it and the
-words agree the turn is over, the commit comes at `AGREE_DELAY_S` (`agreed_delay_s`; with
+words agree the turn is over, the commit comes at `AGREE_DELAY_S` (`pause_delay_s`; with
 `audio_weight > 0` its log-odds are also added to the words'). The swept threshold is the
 posterior P(turn over) at which it commits; the default operating point was chosen on val.
 """
@@ -30,11 +30,10 @@ from livekit.plugins.turntaking.endpointing.model import (
     CompletenessModel,
     PausePrior,
     SpeakerPauseModel,
-    agreed_delay_s,
-    commit_delay,
     end_probability,
     normalize_words,
     patience_floor_s,
+    pause_delay_s,
     turn_cues,
 )
 from livekit.plugins.turntaking.endpointing.model import (
@@ -246,30 +245,22 @@ class AdaptiveEndpointPolicy:
                 cues = turn_cues(words, text=text)
                 p_end = end_probability(p_text, p_audio, audio_weight=self.audio_weight, cues=cues)
                 delays = [
-                    commit_delay(
+                    pause_delay_s(
                         p_end,
+                        p_text,
+                        p_audio,
+                        cues,
                         pauses.grid_s,
                         survival,
                         threshold=thr,
                         floor_s=floor,
                         ceiling_s=self.ceiling_s,
-                        cues=cues if self.cue_floors else None,
-                    )
+                        audio_min=self.audio_agree,
+                        text_min=self.text_agree,
+                        cue_floors=self.cue_floors,
+                    )[0]
                     for thr, floor in zip(self.thresholds, self._floors_s, strict=True)
                 ]
-                if self.audio_agree is not None:
-                    delays = [
-                        agreed_delay_s(
-                            d,
-                            p_text,
-                            p_audio,
-                            cues,
-                            audio_min=self.audio_agree,
-                            text_min=self.text_agree,
-                            floor_s=floor,
-                        )
-                        for d, floor in zip(delays, self._floors_s, strict=True)
-                    ]
             assert delays is not None
             for k, d in enumerate(delays):
                 if not fired[k] and f.silence_s >= d:

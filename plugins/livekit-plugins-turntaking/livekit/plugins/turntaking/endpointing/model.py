@@ -53,6 +53,7 @@ __all__ = [
     "end_probability",
     "normalize_words",
     "patience_floor_s",
+    "pause_delay_s",
     "trailing_digits",
     "turn_cues",
     "words_hold_turn",
@@ -678,6 +679,42 @@ def agreed_delay_s(
     return min(delay_s, AGREE_DELAY_S)
 
 
+def pause_delay_s(
+    p_end: float,
+    p_text: float | None,
+    p_audio: float | None,
+    cues: TurnCues,
+    grid_s: npt.NDArray[np.float64],
+    survival: npt.NDArray[np.float64],
+    *,
+    threshold: float,
+    floor_s: float,
+    ceiling_s: float,
+    audio_min: float | None,
+    text_min: float,
+    cue_floors: bool = True,
+) -> tuple[float, bool]:
+    """The delay planned for one pause (s) and whether the words and the audio agreed on it:
+    the words' delay (`commit_delay`, with the cues' shortest delays unless `cue_floors` is
+    off), shortened by `agreed_delay_s` unless `audio_min` is None. The plugin's endpointer
+    and the benchmark's replay both plan a pause with it."""
+    words = commit_delay(
+        p_end,
+        grid_s,
+        survival,
+        threshold=threshold,
+        floor_s=floor_s,
+        ceiling_s=ceiling_s,
+        cues=cues if cue_floors else None,
+    )
+    if audio_min is None:
+        return words, False
+    delay = agreed_delay_s(
+        words, p_text, p_audio, cues, audio_min=audio_min, text_min=text_min, floor_s=floor_s
+    )
+    return delay, delay < words
+
+
 class EndpointState(Enum):
     """Where the user's turn stands."""
 
@@ -879,27 +916,19 @@ class AdaptiveEndpointer:
         cues = turn_cues(words, text=text, expected=self._expected_digits)
         p_text = self.completeness.word_probability(words) if self.completeness and words else None
         p_end = end_probability(p_text, self._p_audio, audio_weight=self.audio_weight, cues=cues)
-        delay = commit_delay(
+        delay, agreed = pause_delay_s(
             p_end,
+            p_text,
+            self._p_audio,
+            cues,
             self.pauses.grid_s,
             self.pauses.survival(),
             threshold=self.threshold,
             floor_s=self.floor_s,
             ceiling_s=self.ceiling_s,
-            cues=cues,
+            audio_min=self.audio_agree_probability,
+            text_min=self.text_agree_probability,
         )
-        agreed = False
-        if self.audio_agree_probability is not None:
-            shorter = agreed_delay_s(
-                delay,
-                p_text,
-                self._p_audio,
-                cues,
-                audio_min=self.audio_agree_probability,
-                text_min=self.text_agree_probability,
-                floor_s=self.floor_s,
-            )
-            agreed, delay = shorter < delay, shorter
         dec = EndpointDecision(
             pause_start_s=self._pause_start_s,
             delay_s=delay,
